@@ -1,0 +1,249 @@
+"""The policy spec: which clocks exist, when they start and stop, and how long they may run.
+
+One versioned YAML file is the single source of truth. It drives the clocks, alert routing,
+the generated Prometheus rules and the Grafana dashboards alike. The models here are the
+schema; :mod:`sla.policy_file` reads a file into them and reports mistakes by file, line and
+field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sla.limits import Limit, parse_duration, parse_limit
+
+__all__ = [
+    "AttributeFilter",
+    "CalendarSpec",
+    "ClockPolicy",
+    "ClockTerms",
+    "Condition",
+    "Override",
+    "PolicySpec",
+    "SpecialPeriod",
+    "Standard",
+    "TeamSpec",
+]
+
+Standard = Literal["basic", "special", "expedited"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+#: Attribute name -> accepted values. An event matches when every named attribute has one of
+#: the values (compared as strings).
+AttributeFilter = dict[str, list[str]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_filter(value: Any) -> Any:
+    """Let ``{channel: phone}`` stand for ``{channel: [phone]}``."""
+    if isinstance(value, Mapping):
+        return {k: (v if isinstance(v, list) else [v]) for k, v in value.items()}
+    return value
+
+
+def matches(filter_: AttributeFilter, attributes: Mapping[str, Any]) -> bool:
+    """True when every attribute named in ``filter_`` has one of its listed values."""
+    for name, accepted in filter_.items():
+        value = attributes.get(name)
+        if value is None or str(value) not in accepted:
+            return False
+    return True
+
+
+class Condition(_Strict):
+    """An event type, optionally narrowed by attributes (``dissatisfied`` return visits only)."""
+
+    event: str = Field(min_length=1)
+    when: AttributeFilter = Field(default_factory=dict)
+
+    _normalise_when = field_validator("when", mode="before")(classmethod(lambda cls, v: _as_filter(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"event": value} if isinstance(value, str) else value
+
+
+class CalendarSpec(_Strict):
+    """Working time: hours per weekday in a time zone, minus holidays, plus make-up days."""
+
+    timezone: str = "Asia/Shanghai"
+    working_hours: dict[Weekday, list[str]] = Field(
+        default_factory=lambda: {
+            "mon": ["09:00-18:00"], "tue": ["09:00-18:00"], "wed": ["09:00-18:00"],
+            "thu": ["09:00-18:00"], "fri": ["09:00-18:00"], "sat": [], "sun": [],
+        }  # fmt: skip
+    )
+    holidays: Literal["china", "none"] = "china"
+    extra_holidays: list[date] = Field(default_factory=list)
+    extra_workdays: list[date] = Field(default_factory=list)
+    working_day: str | None = Field(
+        None, description="length of one working day for 'N working days'; default: Monday's hours"
+    )
+
+
+class SpecialPeriod(_Strict):
+    """A named stretch of dates (inclusive) with its own, usually looser, standard."""
+
+    start: date
+    end: date
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpecialPeriod:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class TeamSpec(_Strict):
+    """A team that owns cases; alert routing details live in the alerts configuration."""
+
+    description: str = ""
+    calendar: str | None = None
+
+
+class Override(_Strict):
+    """Different terms for some cases: expedited products are stricter, peak season looser."""
+
+    when: AttributeFilter = Field(default_factory=dict)
+    during: str | None = Field(None, description="name of a special period")
+    limit: Limit | None = None
+    calendar: str | None = None
+    target: float | None = Field(None, gt=0, le=1)
+    standard: Standard | None = None
+    warn_at: list[float] | None = None
+
+    _normalise_when = field_validator("when", mode="before")(classmethod(lambda cls, v: _as_filter(v)))
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _parse_limit(cls, value: Any) -> Any:
+        return parse_limit(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class ClockTerms:
+    """The terms one cycle is judged by, fixed when the cycle starts."""
+
+    limit: Limit
+    calendar: str | None
+    target: float
+    standard: str
+    warn_at: tuple[float, ...]
+
+
+class ClockPolicy(_Strict):
+    """One clock: the events that drive it, its limit, target, warnings and owner."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    case_kind: str
+    when: AttributeFilter = Field(default_factory=dict)
+    start: list[Condition] = Field(min_length=1)
+    stop: list[Condition] = Field(min_length=1)
+    pause: list[Condition] = Field(default_factory=list)
+    resume: list[Condition] = Field(default_factory=list)
+    cancel: list[Condition] = Field(default_factory=list)
+    reset: list[Condition] = Field(default_factory=list)
+    limit: Limit
+    calendar: str | None = None
+    warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    target: float | None = Field(None, gt=0, le=1)
+    standard: Standard = "basic"
+    team: str | None = None
+    overrides: list[Override] = Field(default_factory=list)
+
+    _normalise_when = field_validator("when", mode="before")(classmethod(lambda cls, v: _as_filter(v)))
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _parse_limit(cls, value: Any) -> Any:
+        return parse_limit(value) if isinstance(value, str) else value
+
+    @field_validator("warn_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        for fraction in value:
+            if not 0 < fraction < 1:
+                raise ValueError(f"warning thresholds are fractions of the limit between 0 and 1, got {fraction}")
+        return sorted(set(value))
+
+    def event_types(self) -> set[str]:
+        """Every event type this clock reacts to."""
+        groups = (self.start, self.stop, self.pause, self.resume, self.cancel, self.reset)
+        return {c.event for group in groups for c in group}
+
+    def terms_for(
+        self,
+        attributes: Mapping[str, Any],
+        started_at: datetime,
+        spec: PolicySpec,
+    ) -> ClockTerms:
+        """The terms for a cycle starting at ``started_at``: later matching overrides win."""
+        limit, calendar = self.limit, self.calendar
+        standard: str = self.standard
+        target = self.target
+        warn_at = tuple(self.warn_at)
+        for override in self.overrides:
+            if not matches(override.when, attributes):
+                continue
+            if override.during is not None and not spec.in_period(override.during, started_at, calendar):
+                continue
+            limit = override.limit or limit
+            calendar = override.calendar or calendar
+            standard = override.standard or standard
+            target = override.target if override.target is not None else target
+            warn_at = tuple(override.warn_at) if override.warn_at is not None else warn_at
+            if override.standard is not None and override.target is None:
+                target = None
+        if target is None:
+            target = spec.targets[standard]
+        return ClockTerms(limit=limit, calendar=calendar, target=target, standard=standard, warn_at=warn_at)
+
+
+class PolicySpec(_Strict):
+    """A whole policy file."""
+
+    version: str = Field(min_length=1, description="recorded on every clock cycle it judges")
+    allowed_lateness: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="how long an event may arrive after its time and still be ordered in",
+    )
+    targets: dict[Standard, float] = Field(
+        default_factory=lambda: {"basic": 0.95, "special": 0.90, "expedited": 0.98}
+    )
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    special_periods: dict[str, SpecialPeriod] = Field(default_factory=dict)
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
+    clocks: list[ClockPolicy] = Field(min_length=1)
+
+    @field_validator("allowed_lateness", mode="before")
+    @classmethod
+    def _parse_lateness(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    def clock(self, clock_id: str) -> ClockPolicy:
+        """The clock named ``clock_id``."""
+        for clock in self.clocks:
+            if clock.id == clock_id:
+                return clock
+        raise KeyError(f"no clock {clock_id!r} in policy version {self.version}")
+
+    def in_period(self, name: str, when: datetime, calendar: str | None) -> bool:
+        """Whether ``when`` falls on a date of special period ``name`` (in the calendar's zone)."""
+        from zoneinfo import ZoneInfo
+
+        period = self.special_periods[name]
+        zone = self.calendars[calendar].timezone if calendar in self.calendars else "Asia/Shanghai"
+        day = when.astimezone(ZoneInfo(zone)).date()
+        return period.start <= day <= period.end
