@@ -1,23 +1,57 @@
-"""Working time: when the clock counts, and how a limit in working time becomes a deadline.
+"""Working time: when a clock counts, and how a limit in working time becomes a deadline.
 
-CONTRACT (implemented by the calendar work; the engine relies only on this):
+A clock's limit is measured on a calendar. :class:`ElapsedCalendar` counts every second;
+:class:`WorkingCalendar` counts only working hours: a weekly pattern of hours in a time zone,
+minus China's statutory holidays, plus the weekend days worked in exchange (调休), adjusted by
+extra days from the policy file. The engine sees both through the :class:`Calendar` protocol,
+so deadlines stay deterministic functions of event times, the policy and the calendar.
 
-* ``Calendar`` protocol: ``add(start, amount) -> datetime`` and ``between(a, b) -> timedelta``,
-  both in *counted* time (working time for a working calendar, plain time for elapsed);
-  ``working_days(n) -> timedelta`` converts "N working days" into counted time.
-* ``ElapsedCalendar``: counts every second (calendar-time clocks).
-* ``WorkingCalendar(spec: CalendarSpec)``: working hours per weekday in a time zone, China's
-  statutory holidays and make-up working days (chinesecalendar), extra days from config;
-  a year the library does not know falls back to config and the weekly pattern and warns once.
-* ``build_calendars(spec: PolicySpec) -> dict[str, Calendar]``.
+Example:
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> from sla.policy import CalendarSpec
+    >>> cal = WorkingCalendar(CalendarSpec())
+    >>> friday = datetime(2026, 3, 6, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> cal.add(friday, cal.working_days(3)).isoformat()
+    '2026-03-11T15:00:00+08:00'
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Protocol
+import functools
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["Calendar", "ElapsedCalendar"]
+from sla._holidays import YearNotCovered, china_day
+from sla.limits import parse_duration
+
+if TYPE_CHECKING:
+    from sla.policy import CalendarSpec, PolicySpec, Weekday
+
+__all__ = [
+    "Calendar",
+    "CalendarDataMissing",
+    "ElapsedCalendar",
+    "WorkingCalendar",
+    "build_calendars",
+    "parse_working_hours",
+    "zone",
+]
+
+_WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+#: How many days in a row may have no working time before ``add`` gives up (a guard against a
+#: calendar whose extra holidays swallow everything; China's longest break is about 9 days).
+_MAX_IDLE_DAYS = 1000
+_ZERO = timedelta(0)
+
+#: Minutes after local midnight: ``(start, end)``, end exclusive, ``end`` up to 1440 (24:00).
+Minutes = tuple[int, int]
+Interval = tuple[datetime, datetime]
 
 
 class Calendar(Protocol):
@@ -47,3 +81,285 @@ class ElapsedCalendar:
 
     def working_days(self, days: float) -> timedelta:
         return timedelta(days=days)
+
+
+class CalendarDataMissing(UserWarning):
+    """China's holiday data does not cover a year a deadline falls in.
+
+    That year counts by the weekly pattern and the policy's extra days only, so a statutory
+    holiday is counted as working time until ``chinesecalendar`` is updated or the holidays are
+    listed under ``extra_holidays``/``extra_workdays``. Emitted once per calendar and year.
+    """
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``, or a ``ValueError`` that says what to write instead."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'"
+        ) from exc
+
+
+def parse_working_hours(weekday: str, ranges: Sequence[str]) -> tuple[Minutes, ...]:
+    """Read one weekday's ``"HH:MM-HH:MM"`` ranges into sorted minutes after midnight.
+
+    ``24:00`` may end a range. Ranges must not overlap; ranges that touch are merged.
+
+    Raises:
+        ValueError: a range is unreadable, empty or reversed, or two ranges overlap; the
+            message names the weekday and the bad value.
+
+    >>> parse_working_hours("mon", ["13:00-18:00", "09:00-12:00"])
+    ((540, 720), (780, 1080))
+    """
+    parsed: list[tuple[Minutes, str]] = []
+    for text in ranges:
+        match = _RANGE.match(text)
+        if match is None:
+            raise ValueError(f"{weekday}: cannot read working hours {text!r}; write '09:00-18:00'")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
+            raise ValueError(f"{weekday}: {text!r} is not a time of day; use 00:00 to 24:00")
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if start >= end:
+            raise ValueError(
+                f"{weekday}: working hours {text!r} end before they start; a range is "
+                "'start-end' within one day (use '22:00-24:00' and the next day's '00:00-06:00' "
+                "for a night shift)"
+            )
+        parsed.append(((start, end), text))
+    parsed.sort()
+    merged: list[Minutes] = []
+    for index, ((start, end), text) in enumerate(parsed):
+        if merged and start < merged[-1][1]:
+            raise ValueError(f"{weekday}: working hours {text!r} overlap {parsed[index - 1][1]!r}")
+        if merged and start == merged[-1][1]:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{what} {value.isoformat()} has no time zone; pass an aware datetime "
+            "(e.g. tzinfo=datetime.UTC)"
+        )
+    return value.astimezone(UTC)
+
+
+class WorkingCalendar:
+    """Working time of one team: weekly hours in a zone, minus holidays, plus make-up days.
+
+    Which days are worked, in this order:
+
+    1. a date in ``extra_workdays`` is worked (it wins over ``extra_holidays``);
+    2. a date in ``extra_holidays`` is off;
+    3. with ``holidays: china``, a statutory holiday is off and a weekend day worked in exchange
+       (调休) is worked; every other day follows the weekly pattern, so a service open on
+       Saturdays keeps its ordinary Saturdays. For a year ``chinesecalendar`` has no data for,
+       this step is skipped and :class:`CalendarDataMissing` is warned once per year;
+    4. otherwise the weekday's ``working_hours`` decide (a weekday left out has none).
+
+    A day worked although its weekday has no hours (a make-up Saturday, an extra workday on a
+    Sunday) uses the *standard day*: Monday's hours, or the first weekday that has hours.
+
+    Hours are wall-clock times in ``timezone``; they are turned into UTC instants per date, so
+    days across a daylight-saving change are as long as the clocks on the wall say.
+
+    Instants passed in must be aware; results are in the time zone of the argument. Results
+    are exact to the microsecond, so ``between(s, add(s, d)) == d``.
+    """
+
+    def __init__(self, spec: CalendarSpec, name: str = "default") -> None:
+        """Check and index ``spec``.
+
+        Raises:
+            ValueError: unknown time zone, unreadable or overlapping hours, no working hours on
+                any weekday, or an unreadable ``working_day``.
+        """
+        self.name = name
+        self.timezone = zone(spec.timezone)
+        self._weekly = tuple(
+            parse_working_hours(day, spec.working_hours.get(day, [])) for day in _WEEKDAYS
+        )
+        worked = [hours for hours in self._weekly if hours]
+        if not worked:
+            raise ValueError(
+                f"calendar {name!r} has no working hours on any weekday; give at least one "
+                "weekday ranges such as mon: ['09:00-18:00']"
+            )
+        self._standard = worked[0]
+        if spec.working_day is not None:
+            self.day_length = parse_duration(spec.working_day)
+        else:
+            self.day_length = timedelta(minutes=sum(end - start for start, end in self._standard))
+        self._china = spec.holidays == "china"
+        self._extra_workdays = frozenset(spec.extra_workdays)
+        self._extra_holidays = frozenset(spec.extra_holidays)
+        self._warned_years: set[int] = set()
+        self._intervals: Callable[[date], tuple[Interval, ...]] = functools.lru_cache(maxsize=4096)(
+            self._compute_intervals
+        )
+
+    def __repr__(self) -> str:
+        return f"WorkingCalendar(name={self.name!r}, timezone={self.timezone.key!r})"
+
+    # -- the Calendar protocol ---------------------------------------------------------------
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        """The earliest instant by which ``amount`` of working time has passed after ``start``.
+
+        Counting begins at ``start`` or, outside working time, at the next working instant. A
+        result that falls exactly on the end of working hours is that end (18:00 on the day,
+        not 09:00 the next morning). ``amount == 0`` returns ``start`` unchanged.
+
+        Raises:
+            ValueError: ``start`` is naive or ``amount`` is negative.
+        """
+        cursor = _aware(start, "start")
+        if amount < _ZERO:
+            raise ValueError(f"cannot add a negative working time, got {amount}")
+        if amount == _ZERO:
+            return start
+        remaining = amount
+        for begin, end in self._intervals_after(cursor):
+            begin = max(begin, cursor)
+            if end - begin >= remaining:
+                return (begin + remaining).astimezone(start.tzinfo)
+            remaining -= end - begin
+        raise AssertionError("unreachable: _intervals_after never ends")  # pragma: no cover
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """Working time in ``[start, end)``; zero when ``end <= start``."""
+        low, high = _aware(start, "start"), _aware(end, "end")
+        total = _ZERO
+        if high <= low:
+            return total
+        # ``end`` is excluded: a range ending at midnight needs nothing of the next day.
+        day = self._local_date(low) - timedelta(days=1)
+        last = self._local_date(high - timedelta(microseconds=1))
+        while day <= last:
+            for begin, finish in self._intervals(day):
+                overlap = min(finish, high) - max(begin, low)
+                if overlap > _ZERO:
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
+    def working_days(self, days: float) -> timedelta:
+        """``days`` times the working-day length (``working_day``, else the standard day's hours).
+
+        Raises:
+            ValueError: ``days`` is negative.
+        """
+        if days < 0:
+            raise ValueError(f"working days cannot be negative, got {days}")
+        return self.day_length * days
+
+    # -- questions about one instant ---------------------------------------------------------
+
+    def is_working_time(self, when: datetime) -> bool:
+        """Whether ``when`` is inside working hours (start included, end excluded)."""
+        instant = _aware(when, "when")
+        today = self._local_date(instant)
+        for day in (today - timedelta(days=1), today):
+            for begin, end in self._intervals(day):
+                if begin <= instant < end:
+                    return True
+        return False
+
+    def next_working_instant(self, when: datetime) -> datetime:
+        """``when`` itself in working time, else the start of the next working hours."""
+        instant = _aware(when, "when")
+        begin, _ = next(self._intervals_after(instant))
+        return when if begin <= instant else begin.astimezone(when.tzinfo)
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` (a local date in the calendar's zone) has any working hours."""
+        return bool(self._hours_on(day))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _local_date(self, instant: datetime) -> date:
+        return instant.astimezone(self.timezone).date()
+
+    def _intervals_after(self, instant: datetime) -> Iterator[Interval]:
+        """Working intervals (UTC) that end after ``instant``, in order, without end."""
+        day = self._local_date(instant) - timedelta(days=1)
+        idle = 0
+        while True:
+            found = False
+            for begin, end in self._intervals(day):
+                if end > instant:
+                    found = True
+                    yield begin, end
+            idle = 0 if found else idle + 1
+            if idle > _MAX_IDLE_DAYS:
+                raise ValueError(
+                    f"calendar {self.name!r} has no working time in the {_MAX_IDLE_DAYS} days "
+                    f"after {instant.isoformat()}; check extra_holidays"
+                )
+            day += timedelta(days=1)
+
+    def _compute_intervals(self, day: date) -> tuple[Interval, ...]:
+        """The UTC intervals of ``day``'s working hours (cached per date by ``__init__``)."""
+        midnight = datetime.combine(day, time(0), tzinfo=self.timezone)
+        intervals: list[Interval] = []
+        for start, end in self._hours_on(day):
+            # Wall-clock arithmetic on an aware datetime, then resolve the offset: DST-safe.
+            begin = (midnight + timedelta(minutes=start)).astimezone(UTC)
+            finish = (midnight + timedelta(minutes=end)).astimezone(UTC)
+            if intervals:
+                begin = max(begin, intervals[-1][1])
+            if finish > begin:
+                intervals.append((begin, finish))
+        return tuple(intervals)
+
+    def _hours_on(self, day: date) -> tuple[Minutes, ...]:
+        weekly = self._weekly[day.weekday()]
+        if day in self._extra_workdays:
+            return weekly or self._standard
+        if day in self._extra_holidays:
+            return ()
+        if self._china:
+            try:
+                kind = china_day(day)
+            except YearNotCovered:
+                self._warn_missing(day.year)
+                kind = "ordinary"
+            if kind == "holiday":
+                return ()
+            if kind == "makeup":
+                return weekly or self._standard
+        return weekly
+
+    def _warn_missing(self, year: int) -> None:
+        if year in self._warned_years:
+            return
+        self._warned_years.add(year)
+        warnings.warn(
+            f"calendar {self.name!r}: chinesecalendar has no holiday data for {year}; counting "
+            f"{year} by the weekly pattern and extra_holidays/extra_workdays only. Upgrade "
+            "chinesecalendar or list that year's holidays and make-up days in the policy.",
+            CalendarDataMissing,
+            stacklevel=2,
+        )
+
+
+def build_calendars(spec: PolicySpec) -> dict[str, Calendar]:
+    """One :class:`WorkingCalendar` per entry of the policy's ``calendars``, by name.
+
+    Raises:
+        ValueError: a calendar is invalid; the message names it.
+    """
+    calendars: dict[str, Calendar] = {}
+    for name, calendar_spec in spec.calendars.items():
+        try:
+            calendars[name] = WorkingCalendar(calendar_spec, name)
+        except ValueError as exc:
+            raise ValueError(f"calendars.{name}: {exc}") from exc
+    return calendars
