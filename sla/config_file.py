@@ -30,7 +30,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class ConfigError(Exception):
@@ -90,7 +92,9 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([Problem(name, None, "", f"cannot read the file: {exc.strerror}")]) from exc
+        raise ConfigError(
+            [Problem(name, None, "", f"cannot read the file: {exc.strerror}")]
+        ) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -103,7 +107,10 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
         _index(node, (), lines, dupes)
     if dupes:
         raise ConfigError(
-            [Problem(name, line, field_name(loc), "is given twice; keep one") for loc, line in dupes]
+            [
+                Problem(name, line, field_name(loc), "is given twice; keep one")
+                for loc, line in dupes
+            ]
         )
     return data, LineIndex(lines)
 
@@ -137,7 +144,7 @@ def problems_from(exc: ValidationError, path: Path, index: LineIndex) -> list[Pr
 
 
 def load_model(path: Path, model: type[Model]) -> tuple[Model, LineIndex]:
-    """Read ``path`` and validate it as ``model``; raise :class:`ConfigError` listing every mistake."""
+    """Read ``path`` and validate it as ``model``; :class:`ConfigError` lists every mistake."""
     data, index = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, "", "must be a mapping of keys to values")])

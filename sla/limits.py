@@ -1,4 +1,4 @@
-"""Time limits as policies write them: ``24h``, ``3 working days``, or a time taken from the event."""
+"""Time limits as policies write them: ``24h``, ``3 working days``, or a time from the event."""
 
 from __future__ import annotations
 
@@ -33,11 +33,15 @@ def parse_duration(text: str) -> timedelta:
             break
         unit = _UNITS.get(match.group(2))
         if unit is None:
-            raise ValueError(f"unknown unit {match.group(2)!r} in duration {text!r}; use s, m, h, d or w")
+            raise ValueError(
+                f"unknown unit {match.group(2)!r} in duration {text!r}; use s, m, h, d or w"
+            )
         total += float(match.group(1)) * unit
         pos = match.end()
     if pos == 0 or cleaned[pos:].strip():
-        raise ValueError(f"cannot read duration {text!r}; write e.g. '24h', '30m', '1h30m' or '2 days'")
+        raise ValueError(
+            f"cannot read duration {text!r}; write e.g. '24h', '30m', '1h30m' or '2 days'"
+        )
     if total <= 0:
         raise ValueError(f"duration {text!r} must be longer than zero")
     return timedelta(seconds=total)
@@ -74,7 +78,9 @@ def parse_limit(text: str) -> Limit:
     if cleaned.startswith("until "):
         attribute = cleaned.removeprefix("until ").strip()
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", attribute):
-            raise ValueError(f"'until' needs an attribute name, got {text!r}; e.g. 'until promised_by'")
+            raise ValueError(
+                f"'until' needs an attribute name, got {text!r}; e.g. 'until promised_by'"
+            )
         return Limit(kind="until", text=text, attribute=attribute)
     working = _WORKING.match(cleaned)
     if working:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sla.calendar import parse_working_hours, zone
 from sla.limits import Limit, parse_duration, parse_limit
 
 __all__ = [
@@ -65,7 +66,9 @@ class Condition(_Strict):
     event: str = Field(min_length=1)
     when: AttributeFilter = Field(default_factory=dict)
 
-    _normalise_when = field_validator("when", mode="before")(classmethod(lambda cls, v: _as_filter(v)))
+    _normalise_when = field_validator("when", mode="before")(
+        classmethod(lambda cls, v: _as_filter(v))
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -73,22 +76,42 @@ class Condition(_Strict):
         return {"event": value} if isinstance(value, str) else value
 
 
+def _office_hours() -> dict[Weekday, list[str]]:
+    """Monday to Friday, 09:00-18:00: the default working week."""
+    return {day: (["09:00-18:00"] if day not in ("sat", "sun") else []) for day in WEEKDAYS}
+
+
 class CalendarSpec(_Strict):
     """Working time: hours per weekday in a time zone, minus holidays, plus make-up days."""
 
     timezone: str = "Asia/Shanghai"
-    working_hours: dict[Weekday, list[str]] = Field(
-        default_factory=lambda: {
-            "mon": ["09:00-18:00"], "tue": ["09:00-18:00"], "wed": ["09:00-18:00"],
-            "thu": ["09:00-18:00"], "fri": ["09:00-18:00"], "sat": [], "sun": [],
-        }  # fmt: skip
-    )
+    working_hours: dict[Weekday, list[str]] = Field(default_factory=lambda: _office_hours())
     holidays: Literal["china", "none"] = "china"
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
     working_day: str | None = Field(
         None, description="length of one working day for 'N working days'; default: Monday's hours"
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _readable_hours(cls, value: dict[Weekday, list[str]]) -> dict[Weekday, list[str]]:
+        if not any([parse_working_hours(day, ranges) for day, ranges in value.items()]):
+            raise ValueError("no working hours on any weekday; give e.g. mon: ['09:00-18:00']")
+        return value
+
+    @field_validator("working_day")
+    @classmethod
+    def _readable_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
 
 class SpecialPeriod(_Strict):
@@ -123,7 +146,9 @@ class Override(_Strict):
     standard: Standard | None = None
     warn_at: list[float] | None = None
 
-    _normalise_when = field_validator("when", mode="before")(classmethod(lambda cls, v: _as_filter(v)))
+    _normalise_when = field_validator("when", mode="before")(
+        classmethod(lambda cls, v: _as_filter(v))
+    )
 
     @field_validator("limit", mode="before")
     @classmethod
@@ -163,7 +188,9 @@ class ClockPolicy(_Strict):
     team: str | None = None
     overrides: list[Override] = Field(default_factory=list)
 
-    _normalise_when = field_validator("when", mode="before")(classmethod(lambda cls, v: _as_filter(v)))
+    _normalise_when = field_validator("when", mode="before")(
+        classmethod(lambda cls, v: _as_filter(v))
+    )
 
     @field_validator("limit", mode="before")
     @classmethod
@@ -175,7 +202,9 @@ class ClockPolicy(_Strict):
     def _fractions(cls, value: list[float]) -> list[float]:
         for fraction in value:
             if not 0 < fraction < 1:
-                raise ValueError(f"warning thresholds are fractions of the limit between 0 and 1, got {fraction}")
+                raise ValueError(
+                    f"warning thresholds are fractions of the limit between 0 and 1, got {fraction}"
+                )
         return sorted(set(value))
 
     def event_types(self) -> set[str]:
@@ -191,13 +220,15 @@ class ClockPolicy(_Strict):
     ) -> ClockTerms:
         """The terms for a cycle starting at ``started_at``: later matching overrides win."""
         limit, calendar = self.limit, self.calendar
-        standard: str = self.standard
+        standard: Standard = self.standard
         target = self.target
         warn_at = tuple(self.warn_at)
         for override in self.overrides:
             if not matches(override.when, attributes):
                 continue
-            if override.during is not None and not spec.in_period(override.during, started_at, calendar):
+            if override.during is not None and not spec.in_period(
+                override.during, started_at, calendar
+            ):
                 continue
             limit = override.limit or limit
             calendar = override.calendar or calendar
@@ -208,7 +239,14 @@ class ClockPolicy(_Strict):
                 target = None
         if target is None:
             target = spec.targets[standard]
-        return ClockTerms(limit=limit, calendar=calendar, target=target, standard=standard, warn_at=warn_at)
+        return ClockTerms(
+            limit=limit, calendar=calendar, target=target, standard=standard, warn_at=warn_at
+        )
+
+
+def _default_targets() -> dict[Standard, float]:
+    """Attainment targets the standards set: basic 95 %, special period 90 %, expedited 98 %."""
+    return {"basic": 0.95, "special": 0.90, "expedited": 0.98}
 
 
 class PolicySpec(_Strict):
@@ -219,9 +257,7 @@ class PolicySpec(_Strict):
         default=timedelta(minutes=5),
         description="how long an event may arrive after its time and still be ordered in",
     )
-    targets: dict[Standard, float] = Field(
-        default_factory=lambda: {"basic": 0.95, "special": 0.90, "expedited": 0.98}
-    )
+    targets: dict[Standard, float] = Field(default_factory=lambda: _default_targets())
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     special_periods: dict[str, SpecialPeriod] = Field(default_factory=dict)
     teams: dict[str, TeamSpec] = Field(default_factory=dict)

@@ -30,14 +30,76 @@ TopicsOption = Annotated[
 ]
 
 
+@app.callback()
+def _commands() -> None:
+    # Keeps `slawatch check-config ...` a subcommand even while it is the only command.
+    pass
+
+
 @app.command("check-config")
 def check_config(
     files: Annotated[list[Path], typer.Argument(help="Policy or topic files to validate.")],
 ) -> None:
-    """Validate policy and topic files; print a summary, or every mistake with file, line and field."""
+    """Validate policy and topic files: a summary, or every mistake with file, line and field."""
     from slawatch.check_config import run
 
     raise typer.Exit(run(files))
+
+
+@app.command("schema")
+def schema(
+    write: Annotated[
+        bool, typer.Option("--write", help="Write schemas/lifecycle-event.schema.json.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when the committed schema file is stale.")
+    ] = False,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Schema file for --write and --check.")
+    ] = Path("schemas/lifecycle-event.schema.json"),
+) -> None:
+    """Print the JSON Schema of the canonical lifecycle event (or write / check the file)."""
+    from slawatch.schema import render
+    from slawatch.schema import write as write_schema
+
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != render():
+            typer.echo(f"{output} is stale: run `slawatch schema --write`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{output} is up to date")
+    elif write:
+        changed = write_schema(output)
+        typer.echo(f"{'wrote' if changed else 'unchanged:'} {output}")
+    else:
+        typer.echo(render(), nl=False)
+
+
+@app.command("demo")
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the worker's web server (/metrics).")] = 6066,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Stop by itself after feeding events for this many seconds."),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the event generator (same seed, same cases).")
+    ] = 7,
+    rate: Annotated[float, typer.Option(help="New cases per second.")] = 2.0,
+    policies: PoliciesOption = Path("config/demo-policies.yaml"),
+    topics: TopicsOption = DEFAULT_TOPICS,
+) -> None:
+    """Run everything locally: a broker, the worker, a realistic compressed-time event stream.
+
+    Warnings and breaches appear within the first minute; metrics are served on the worker's
+    port. Stop with Ctrl-C.
+    """
+    from slawatch.demo import DemoOptions, run
+
+    options = DemoOptions(
+        port=port, duration=duration, seed=seed, rate=rate, policies=policies, topics=topics
+    )
+    raise typer.Exit(run(options))
 
 
 def main() -> None:
