@@ -26,20 +26,6 @@ __all__ = ["run"]
 
 _TOPICS_MODULE = "streams.topics"
 
-#: Summary columns of a policy file: (row key, heading).
-_POLICY_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("clock", "clock"),
-    ("case_kind", "case kind"),
-    ("starts_on", "starts on"),
-    ("stops_on", "stops on"),
-    ("limit", "limit"),
-    ("calendar", "calendar"),
-    ("target", "target"),
-    ("team", "team"),
-    ("overrides", "overrides"),
-)
-
-
 def run(files: Sequence[Path]) -> int:
     """Check every file in ``files``; return the process exit code (0 all good, 1 otherwise).
 
@@ -74,12 +60,17 @@ def _is_topics_file(path: Path) -> bool:
 def _check_policy(path: Path, out: Console) -> None:
     spec = load_policy(path)
     rows = policy_summary(spec)
-    table = Table(title=Text(f"{path}: policy version {spec.version}"), title_justify="left")
-    for key, heading in _POLICY_COLUMNS:
-        table.add_column(heading, no_wrap=key in ("clock", "limit"), overflow="fold")
+    out.print(Text(f"{path}: policy version {spec.version}", style="bold"))
     for row in rows:
-        table.add_row(*(Text(row[key]) for key, _ in _POLICY_COLUMNS))
-    out.print(table)
+        head = Text(row["clock"], style="bold cyan")
+        head.append(
+            f"  {row['case_kind']} · limit {row['limit']} · calendar {row['calendar']}"
+            f" · target {row['target']} ({row['standard']}) · team {row['team']}"
+            f" · {row['overrides']} override(s)"
+        )
+        out.print(head)
+        out.print(Text(f"    starts on  {row['starts_on']}"))
+        out.print(Text(f"    stops on   {row['stops_on']}"))
     out.print(Text(f"{path}: ok, policy version {spec.version}, {_count(len(rows), 'clock')}"))
 
 
