@@ -17,6 +17,7 @@ __all__ = [
     "OutcomeRecord",
     "WarningRecord",
     "breach_id",
+    "outcome_id",
     "warning_id",
 ]
 
@@ -30,6 +31,15 @@ def breach_id(case_id: str, clock: str, cycle: int) -> str:
     'C-1/complaint_first_response/1'
     """
     return f"{case_id}/{clock}/{cycle}"
+
+
+def outcome_id(case_id: str, clock: str, cycle: int) -> str:
+    """The id of the outcome record of one cycle.
+
+    >>> outcome_id("C-1", "complaint_first_response", 1)
+    'C-1/complaint_first_response/1/outcome'
+    """
+    return f"{breach_id(case_id, clock, cycle)}/outcome"
 
 
 def warning_id(case_id: str, clock: str, cycle: int, threshold: float) -> str:

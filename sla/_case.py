@@ -1,0 +1,273 @@
+"""What the engine keeps about one case, and its JSON form for the ``cases`` table.
+
+Plain dataclasses, not pydantic models: the worker loads and stores a case on every event, and
+the state is ours, so it is rebuilt without validation. Times are stored as ISO-8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sla.clock import Cycle, format_time, parse_time
+from sla.events import LifecycleEvent
+
+__all__ = [
+    "SEEN_LIMIT",
+    "STATE_FORMAT",
+    "CaseEvent",
+    "CaseState",
+    "ClockTrack",
+    "EndedCycle",
+    "JsonScalar",
+    "Orphan",
+    "utc",
+]
+
+#: How many event ids a case remembers for deduplication.
+SEEN_LIMIT = 512
+#: Version of the JSON written by :meth:`CaseState.to_json`.
+STATE_FORMAT = 1
+
+JsonScalar = str | int | float | bool | None
+
+
+def utc(value: datetime, what: str) -> datetime:
+    """``value`` in UTC; a naive datetime is refused, naming ``what`` it was."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} {value.isoformat()} has no time zone; pass an aware datetime")
+    return value.astimezone(UTC)
+
+
+def _json_scalar(value: Any) -> JsonScalar:
+    """Attribute values as stored: datetimes as ISO text, anything unusual as its text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime):
+        return format_time(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """The part of a lifecycle event the clocks use, with JSON-safe attributes."""
+
+    event_id: str
+    event_type: str
+    at: datetime
+    attributes: dict[str, JsonScalar]
+
+    @classmethod
+    def of(cls, event: LifecycleEvent) -> CaseEvent:
+        raw = event.attributes.model_dump(exclude_none=True)
+        return cls(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            at=utc(event.occurred_at, "occurred_at"),
+            attributes={k: _json_scalar(v) for k, v in raw.items() if v is not None},
+        )
+
+
+@dataclass
+class Orphan:
+    """A stop, pause, resume or cancel with no cycle to act on yet, waiting for its start.
+
+    Attributes:
+        clocks: ids of the clocks still waiting for it.
+        used: some clock already took it, so its expiry is not counted as ignored.
+    """
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    attributes: dict[str, JsonScalar]
+    clocks: list[str]
+    used: bool = False
+
+    def event(self) -> CaseEvent:
+        return CaseEvent(self.event_id, self.event_type, self.occurred_at, self.attributes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "occurred_at": format_time(self.occurred_at),
+            "attributes": dict(self.attributes),
+            "clocks": list(self.clocks),
+            "used": self.used,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Orphan:
+        return cls(
+            event_id=data["event_id"],
+            event_type=data["event_type"],
+            occurred_at=parse_time(data["occurred_at"]),
+            attributes=dict(data["attributes"]),
+            clocks=list(data["clocks"]),
+            used=bool(data["used"]),
+        )
+
+
+@dataclass(frozen=True)
+class EndedCycle:
+    """What is kept of the last ended cycle: enough to call later events for it late."""
+
+    number: int
+    ended_at: datetime
+    outcome: str
+
+
+@dataclass
+class ClockTrack:
+    """One clock on one case: the number of cycles started, the running one, the last ended."""
+
+    cycles: int = 0
+    running: Cycle | None = None
+    last: EndedCycle | None = None
+
+    def clone(self) -> ClockTrack:
+        running = None if self.running is None else self.running.clone()
+        return ClockTrack(self.cycles, running, self.last)
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.last
+        return {
+            "cycles": self.cycles,
+            "running": None if self.running is None else self.running.to_json(),
+            "last": None
+            if last is None
+            else {
+                "number": last.number,
+                "ended_at": format_time(last.ended_at),
+                "outcome": last.outcome,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClockTrack:
+        running, last = data["running"], data["last"]
+        return cls(
+            cycles=int(data["cycles"]),
+            running=None if running is None else Cycle.from_json(running),
+            last=None
+            if last is None
+            else EndedCycle(int(last["number"]), parse_time(last["ended_at"]), last["outcome"]),
+        )
+
+
+@dataclass
+class CaseState:
+    """Everything the engine keeps about one case; stored as JSON in the ``cases`` table.
+
+    Attributes:
+        attributes: merged case attributes (staff and organisation ids, no personal data);
+            per key the value from the latest event time wins.
+        attribute_times: the event time each attribute value came from.
+        seen: the last :data:`SEEN_LIMIT` event ids, for deduplication.
+        clocks: clock id -> its cycles on this case.
+        orphans: events waiting for their clock to start, in event-time order.
+        touched_at: ``now`` of the last event applied; the purge countdown starts there.
+    """
+
+    case_id: str
+    case_kind: str
+    attributes: dict[str, JsonScalar] = field(default_factory=dict)
+    attribute_times: dict[str, datetime] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+    clocks: dict[str, ClockTrack] = field(default_factory=dict)
+    orphans: list[Orphan] = field(default_factory=list)
+    touched_at: datetime | None = None
+    _seen_index: set[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def has_seen(self, event_id: str) -> bool:
+        """Whether ``event_id`` was applied to this case (among the last :data:`SEEN_LIMIT`)."""
+        if self._seen_index is None:
+            self._seen_index = set(self.seen)
+        return event_id in self._seen_index
+
+    def remember(self, event_id: str) -> None:
+        """Note ``event_id`` as applied, forgetting the oldest beyond :data:`SEEN_LIMIT`."""
+        self.seen.append(event_id)
+        if len(self.seen) > SEEN_LIMIT:
+            del self.seen[: len(self.seen) - SEEN_LIMIT]
+            self._seen_index = None
+        elif self._seen_index is not None:
+            self._seen_index.add(event_id)
+
+    def merge(self, attributes: Mapping[str, JsonScalar], at: datetime) -> None:
+        """Merge an event's attributes: per key, the value from the latest event time wins."""
+        for key, value in attributes.items():
+            previous = self.attribute_times.get(key)
+            if previous is None or at >= previous:
+                self.attributes[key] = value
+                self.attribute_times[key] = at
+
+    def running(self) -> Iterator[tuple[str, Cycle]]:
+        """(clock id, cycle) for every open cycle."""
+        for clock_id, track in self.clocks.items():
+            if track.running is not None:
+                yield clock_id, track.running
+
+    def idle(self) -> bool:
+        """No open cycle and no waiting event: only the purge is left to do."""
+        return not self.orphans and all(t.running is None for t in self.clocks.values())
+
+    def clone(self) -> CaseState:
+        """A copy that can change without changing this one."""
+        copy = CaseState(
+            case_id=self.case_id,
+            case_kind=self.case_kind,
+            attributes=dict(self.attributes),
+            attribute_times=dict(self.attribute_times),
+            seen=list(self.seen),
+            clocks={k: t.clone() for k, t in self.clocks.items()},
+            orphans=[
+                Orphan(
+                    o.event_id, o.event_type, o.occurred_at, o.attributes, list(o.clocks), o.used
+                )
+                for o in self.orphans
+            ],
+            touched_at=self.touched_at,
+        )
+        if self._seen_index is not None:
+            copy._seen_index = set(self._seen_index)
+        return copy
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form: str, int, float, bool, None, list and dict only."""
+        return {
+            "format": STATE_FORMAT,
+            "case_id": self.case_id,
+            "case_kind": self.case_kind,
+            "attributes": dict(self.attributes),
+            "attribute_times": {k: format_time(v) for k, v in self.attribute_times.items()},
+            "seen": list(self.seen),
+            "clocks": {k: t.to_json() for k, t in self.clocks.items()},
+            "orphans": [o.to_json() for o in self.orphans],
+            "touched_at": None if self.touched_at is None else format_time(self.touched_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaseState:
+        """Rebuild a state written by :meth:`to_json` (no pydantic validation: it is ours)."""
+        if data.get("format") != STATE_FORMAT:
+            raise ValueError(
+                f"case state format {data.get('format')!r} is not {STATE_FORMAT}; it was written "
+                "by another slawatch version: replay the events into a fresh table"
+            )
+        touched = data["touched_at"]
+        return cls(
+            case_id=data["case_id"],
+            case_kind=data["case_kind"],
+            attributes=dict(data["attributes"]),
+            attribute_times={k: parse_time(v) for k, v in data["attribute_times"].items()},
+            seen=list(data["seen"]),
+            clocks={k: ClockTrack.from_json(v) for k, v in data["clocks"].items()},
+            orphans=[Orphan.from_json(o) for o in data["orphans"]],
+            touched_at=None if touched is None else parse_time(touched),
+        )

@@ -1,0 +1,360 @@
+"""One cycle of one clock: when it is due, whether it is paused, and how it ended.
+
+A cycle runs from a start event until a stop, cancel or reset. Its pause and resume marks are
+kept in event-time order, so a mark that arrives late is slotted in and everything is derived
+again from the marks: the deadline, the warning times and, at the end, the counted elapsed and
+paused time. Derived values are never stored, so the same marks always give the same answer.
+
+States::
+
+    running ──pause──▶ paused ──resume──▶ running
+    running/paused ──deadline passes──▶ breached  (still open)
+    open ──stop──▶ met (at or before the deadline) | met_late (after it)
+    open ──cancel──▶ cancelled        open ──reset──▶ reset (a new cycle follows)
+
+Deadlines: for ``elapsed`` and ``working`` limits every pause moves the deadline by exactly the
+counted time it lasted; while a pause is open the deadline is unknown (None). For ``until``
+limits the deadline is the promised instant and pauses do not move it: a promise to the
+customer does not wait for the courier. Nothing here knows about cases, topics or records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+
+from sla.calendar import Calendar
+from sla.limits import Limit
+from sla.policy import ClockTerms
+
+__all__ = [
+    "ClockStatus",
+    "Closing",
+    "Cycle",
+    "Due",
+    "EndKind",
+    "Mark",
+    "MarkKind",
+    "format_time",
+    "parse_time",
+    "terms_from_json",
+    "terms_to_json",
+]
+
+MarkKind = Literal["pause", "resume"]
+EndKind = Literal["stop", "cancel", "reset"]
+ClockStatus = Literal["running", "paused", "breached", "met", "met_late", "cancelled", "reset"]
+
+#: At one instant a resume sorts before a pause: "resumed and paused again" stays paused.
+_MARK_RANK: dict[str, int] = {"resume": 0, "pause": 1}
+_END_STATUS: dict[str, ClockStatus] = {"cancel": "cancelled", "reset": "reset"}
+_LIMIT_KINDS = ("elapsed", "working", "until")
+_ZERO = timedelta(0)
+
+
+def format_time(value: datetime) -> str:
+    """An aware datetime as ISO-8601 in UTC, the form state and records are stored in.
+
+    >>> from datetime import timezone
+    >>> format_time(datetime(2026, 1, 2, 11, 0, tzinfo=timezone(timedelta(hours=8))))
+    '2026-01-02T03:00:00+00:00'
+    """
+    return value.astimezone(UTC).isoformat()
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time`; refuses a time without an offset."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"stored time {text!r} has no UTC offset; the state was not written by us")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A pause or resume of the cycle, at the time the event happened."""
+
+    at: datetime
+    kind: MarkKind
+    event_id: str
+
+    def key(self) -> tuple[datetime, int, str]:
+        """Sort key: event time, then resume before pause, then event id."""
+        return (self.at, _MARK_RANK[self.kind], self.event_id)
+
+
+@dataclass(frozen=True)
+class Due:
+    """Something the cycle will do at ``at``: a warning at ``threshold``, or the breach (None)."""
+
+    at: datetime
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How a cycle ended, judged against its deadline with all its pauses taken into account."""
+
+    kind: EndKind
+    ended_at: datetime
+    deadline: datetime
+    elapsed: timedelta
+    paused: timedelta
+    late: bool
+    status: ClockStatus
+
+    @property
+    def outcome(self) -> Literal["met", "breached", "cancelled", "reset"]:
+        """The outcome written to ``sla.outcomes``: met late counts as breached."""
+        if self.kind == "cancel":
+            return "cancelled"
+        if self.kind == "reset":
+            return "reset"
+        return "breached" if self.late else "met"
+
+
+@dataclass
+class Cycle:
+    """One cycle of one clock on one case, with the terms fixed when it started.
+
+    Attributes:
+        number: 1 for the first cycle, +1 for every restart (reopen, reset, tracking scan).
+        started_at: the start event's own time (UTC).
+        start_event_id: the event that started it.
+        policy_version: the policy version that judges this cycle.
+        terms: limit, calendar, target, standard and warning thresholds from the policy.
+        fixed_deadline: the promised instant for ``until`` limits, else None.
+        clock_team: the clock's default team, used when the case names none.
+        marks: pause and resume marks in event-time order.
+        warned: thresholds already passed (warned, or passed over by a later warning or breach).
+        breach_emitted: the breach record was sent.
+    """
+
+    number: int
+    started_at: datetime
+    start_event_id: str | None
+    policy_version: str
+    terms: ClockTerms
+    fixed_deadline: datetime | None = None
+    clock_team: str | None = None
+    marks: list[Mark] = field(default_factory=list)
+    warned: list[float] = field(default_factory=list)
+    breach_emitted: bool = False
+
+    def add_mark(self, mark: Mark) -> bool:
+        """Slot ``mark`` in by event time; False when the same event already marked the cycle."""
+        if any(m.event_id == mark.event_id and m.kind == mark.kind for m in self.marks):
+            return False
+        self.marks.append(mark)
+        self.marks.sort(key=Mark.key)
+        return True
+
+    def pauses(self, end: datetime | None = None) -> list[tuple[datetime, datetime | None]]:
+        """Pause intervals in order; an open one ends at ``end``, or is open (None) without it.
+
+        A pause while paused and a resume while running change nothing. Marks after ``end``
+        are left out.
+        """
+        intervals: list[tuple[datetime, datetime | None]] = []
+        opened: datetime | None = None
+        for mark in self.marks:
+            if end is not None and mark.at > end:
+                break
+            if mark.kind == "pause":
+                if opened is None:
+                    opened = mark.at
+            elif opened is not None:
+                intervals.append((opened, mark.at))
+                opened = None
+        if opened is not None:
+            intervals.append((opened, end))
+        return intervals
+
+    def is_paused(self) -> bool:
+        """Whether the latest pause has not been resumed."""
+        intervals = self.pauses()
+        return bool(intervals) and intervals[-1][1] is None
+
+    def limit_amount(self, calendar: Calendar) -> timedelta:
+        """The limit in counted time (``until`` limits: the time from start to the promise)."""
+        limit = self.terms.limit
+        if self.fixed_deadline is not None:
+            return self.fixed_deadline - self.started_at
+        if limit.working_days is not None:
+            return calendar.working_days(limit.working_days)
+        if limit.duration is None:
+            raise ValueError(f"limit {limit.text!r} has neither a duration nor working days")
+        return limit.duration
+
+    def due_at(
+        self, calendar: Calendar, fraction: float = 1.0, end: datetime | None = None
+    ) -> datetime | None:
+        """When ``fraction`` of the limit is used up, counting around the pauses.
+
+        Walks the pauses in order: each pause that starts before the running due time uses
+        up the counted time before it and restarts counting when it ends. None while an open
+        pause (``end`` not given) started before the due time.
+
+        Args:
+            calendar: the calendar the limit is counted on.
+            fraction: 1.0 for the deadline, e.g. 0.8 for the 80 % warning.
+            end: the cycle's end, if it ended: a pause still open then ends there.
+        """
+        if self.fixed_deadline is not None:
+            if fraction == 1.0:
+                return self.fixed_deadline
+            return self.started_at + (self.fixed_deadline - self.started_at) * fraction
+        at, remaining = self.started_at, self.limit_amount(calendar) * fraction
+        for paused_at, resumed_at in self.pauses(end):
+            due = calendar.add(at, remaining)
+            if paused_at >= due:
+                return due
+            remaining -= calendar.between(at, paused_at)
+            if resumed_at is None:
+                return None
+            at = resumed_at
+        return calendar.add(at, remaining)
+
+    def pending(self, calendar: Calendar) -> list[Due]:
+        """Warnings and the breach still to come, in time order; empty while paused.
+
+        Once the breach is sent no warning follows it, even if a late pause moved the deadline.
+        """
+        deadline = self.due_at(calendar)
+        if deadline is None or self.breach_emitted:
+            return []
+        dues: list[Due] = []
+        for threshold in self.terms.warn_at:
+            if threshold in self.warned:
+                continue
+            due = self.due_at(calendar, threshold)
+            if due is not None:
+                dues.append(Due(due, threshold))
+        dues.append(Due(deadline, None))
+        dues.sort(key=lambda d: (d.at, 2.0 if d.threshold is None else d.threshold))
+        return dues
+
+    def status(self, calendar: Calendar, now: datetime) -> ClockStatus:
+        """The state of the open cycle at ``now``: running, paused or breached."""
+        if self.breach_emitted:
+            return "breached"
+        deadline = self.due_at(calendar)
+        if deadline is not None and now >= deadline:
+            return "breached"
+        return "paused" if self.is_paused() else "running"
+
+    def close(self, calendar: Calendar, at: datetime, kind: EndKind) -> Closing:
+        """Judge the cycle as ended at ``at`` by a ``kind`` event.
+
+        A pause still open at the end stops counting there. Met means ``at <= deadline``.
+        """
+        deadline = self.due_at(calendar, 1.0, end=at)
+        if deadline is None:  # cannot happen: every pause is closed at ``at``
+            raise AssertionError("a closed cycle has a deadline")
+        paused = sum(
+            (calendar.between(p0, p1 or at) for p0, p1 in self.pauses(end=at)),
+            start=_ZERO,
+        )
+        elapsed = max(calendar.between(self.started_at, at) - paused, _ZERO)
+        late = at > deadline
+        if kind == "stop":
+            status: ClockStatus = "met_late" if late else "met"
+        else:
+            status = _END_STATUS[kind]
+        return Closing(kind, at, deadline, elapsed, paused, late, status)
+
+    def clone(self) -> Cycle:
+        """A copy that can change without changing this one."""
+        return Cycle(
+            number=self.number,
+            started_at=self.started_at,
+            start_event_id=self.start_event_id,
+            policy_version=self.policy_version,
+            terms=self.terms,
+            fixed_deadline=self.fixed_deadline,
+            clock_team=self.clock_team,
+            marks=list(self.marks),
+            warned=list(self.warned),
+            breach_emitted=self.breach_emitted,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (str, int, float, bool, None, list, dict only)."""
+        return {
+            "number": self.number,
+            "started_at": format_time(self.started_at),
+            "start_event_id": self.start_event_id,
+            "policy_version": self.policy_version,
+            "terms": terms_to_json(self.terms),
+            "fixed_deadline": (
+                None if self.fixed_deadline is None else format_time(self.fixed_deadline)
+            ),
+            "clock_team": self.clock_team,
+            "marks": [[format_time(m.at), m.kind, m.event_id] for m in self.marks],
+            "warned": list(self.warned),
+            "breach_emitted": self.breach_emitted,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cycle:
+        """Rebuild a cycle written by :meth:`to_json`."""
+        fixed = data["fixed_deadline"]
+        marks: list[Mark] = []
+        for at, kind, event_id in data["marks"]:
+            if kind not in _MARK_RANK:
+                raise ValueError(f"stored mark kind {kind!r} is neither 'pause' nor 'resume'")
+            marks.append(Mark(parse_time(at), cast(MarkKind, kind), event_id))
+        return cls(
+            number=int(data["number"]),
+            started_at=parse_time(data["started_at"]),
+            start_event_id=data["start_event_id"],
+            policy_version=data["policy_version"],
+            terms=terms_from_json(data["terms"]),
+            fixed_deadline=None if fixed is None else parse_time(fixed),
+            clock_team=data["clock_team"],
+            marks=marks,
+            warned=[float(t) for t in data["warned"]],
+            breach_emitted=bool(data["breach_emitted"]),
+        )
+
+
+def terms_to_json(terms: ClockTerms) -> dict[str, Any]:
+    """JSON-safe form of the terms, complete enough to rebuild them without re-parsing."""
+    limit = terms.limit
+    return {
+        "limit": {
+            "kind": limit.kind,
+            "text": limit.text,
+            "seconds": None if limit.duration is None else limit.duration.total_seconds(),
+            "working_days": limit.working_days,
+            "attribute": limit.attribute,
+        },
+        "calendar": terms.calendar,
+        "target": terms.target,
+        "standard": terms.standard,
+        "warn_at": list(terms.warn_at),
+    }
+
+
+def terms_from_json(data: dict[str, Any]) -> ClockTerms:
+    """Rebuild terms written by :func:`terms_to_json`."""
+    raw = data["limit"]
+    kind = raw["kind"]
+    if kind not in _LIMIT_KINDS:
+        raise ValueError(f"stored limit kind {kind!r} is not one of {', '.join(_LIMIT_KINDS)}")
+    seconds = raw["seconds"]
+    limit = Limit(
+        kind=cast(Literal["elapsed", "working", "until"], kind),
+        text=raw["text"],
+        duration=None if seconds is None else timedelta(seconds=seconds),
+        working_days=raw["working_days"],
+        attribute=raw["attribute"],
+    )
+    return ClockTerms(
+        limit=limit,
+        calendar=data["calendar"],
+        target=float(data["target"]),
+        standard=data["standard"],
+        warn_at=tuple(float(t) for t in data["warn_at"]),
+    )

@@ -1,0 +1,595 @@
+"""The case engine: every clock of one case, driven by lifecycle events and by time.
+
+:meth:`Engine.apply` takes the stored state of one case and one event, :meth:`Engine.advance`
+the state and the current time. Both return a :class:`Step`: the new state, the effects to
+carry out (records to send, counters to bump) and the next instant the case needs attention.
+No I/O happens here: the Faust agent stores the state, sends the records and schedules the
+next call, and tests drive time by hand.
+
+Rules, in the order one event is handled for each clock that knows its type:
+cancel → reset → stop → pause/resume → start. An event in both a clock's stop and start lists
+ends the running cycle and starts the next one (tracking scans). Clocks count from the event's
+own time; events for a running cycle are slotted in by event time; events for a cycle whose
+outcome was sent are ignored as late; a stop, pause or resume with no cycle to act on waits up
+to the policy's ``allowed_lateness`` for its start. See ``docs/design.md`` (Time semantics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sla._case import (
+    SEEN_LIMIT,
+    STATE_FORMAT,
+    CaseEvent,
+    CaseState,
+    ClockTrack,
+    EndedCycle,
+    Orphan,
+    utc,
+)
+from sla.calendar import Calendar, ElapsedCalendar
+from sla.clock import Closing, Cycle, EndKind, Mark, MarkKind
+from sla.effects import (
+    Breached,
+    BreachRetracted,
+    ClockEnded,
+    ClockStarted,
+    Effect,
+    EventIgnored,
+    WarningDue,
+)
+from sla.events import LifecycleEvent
+from sla.policy import AttributeFilter, ClockPolicy, ClockTerms, PolicySpec, matches
+from sla.records import (
+    BreachRecord,
+    ClockRef,
+    OutcomeRecord,
+    WarningRecord,
+    breach_id,
+    outcome_id,
+    warning_id,
+)
+
+__all__ = [
+    "SEEN_LIMIT",
+    "STATE_FORMAT",
+    "CaseState",
+    "ClockTrack",
+    "EndedCycle",
+    "Engine",
+    "Orphan",
+    "Step",
+]
+
+_ELAPSED = ElapsedCalendar()
+_ROLES = ("start", "stop", "pause", "resume", "cancel", "reset")
+_ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
+#: The order one event is handled in for one clock: cancel, reset, stop, then pause/resume.
+_END_ROLES: tuple[EndKind, ...] = ("cancel", "reset", "stop")
+_MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
+_OWNER_KEYS = ("region", "department", "assignee")
+
+
+def _could_match(filter_: AttributeFilter, attributes: Mapping[str, Any]) -> bool:
+    """Like :func:`sla.policy.matches`, but an attribute not known yet does not rule a clock out."""
+    for name, accepted in filter_.items():
+        value = attributes.get(name)
+        if value is not None and str(value) not in accepted:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """The result of one engine call.
+
+    Attributes:
+        state: the new state to store, or None to forget the case (delete it).
+        effects: what to send and count, in a deterministic order.
+        next_due: when to call :meth:`Engine.advance` next, or None for "only on an event".
+    """
+
+    state: CaseState | None
+    effects: list[Effect]
+    next_due: datetime | None
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """One clock policy, indexed by event type: event type -> ((role, condition filter), ...)."""
+
+    policy: ClockPolicy
+    by_type: Mapping[str, tuple[tuple[str, AttributeFilter], ...]]
+
+    @classmethod
+    def of(cls, policy: ClockPolicy) -> _Rules:
+        by_type: dict[str, list[tuple[str, AttributeFilter]]] = {}
+        for role in _ROLES:
+            for condition in getattr(policy, role):
+                by_type.setdefault(condition.event, []).append((role, condition.when))
+        return cls(policy, {k: tuple(v) for k, v in by_type.items()})
+
+    def roles(self, event: CaseEvent) -> frozenset[str]:
+        """The roles (start, stop, ...) the event plays for this clock."""
+        found = self.by_type.get(event.event_type, ())
+        return frozenset(role for role, when in found if matches(when, event.attributes))
+
+
+class Engine:
+    """Runs every clock of a policy over one case at a time. Pure: no I/O, no wall clock.
+
+    Args:
+        spec: the policy; its version is recorded on every cycle started.
+        calendars: calendar name -> calendar, for clocks with ``working`` limits.
+        retention: how long an idle case (no open cycle, no waiting event) is kept after its
+            last event, so late duplicates are still recognised.
+
+    Raises:
+        ValueError: a working-time limit with no calendar, or one the mapping lacks.
+    """
+
+    def __init__(
+        self,
+        spec: PolicySpec,
+        calendars: Mapping[str, Calendar],
+        *,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        if retention <= timedelta(0):
+            raise ValueError(f"retention must be longer than zero, got {retention}")
+        self._spec = spec
+        self._calendars = dict(calendars)
+        self._retention = retention
+        self._lateness = spec.allowed_lateness
+        by_kind: dict[str, list[_Rules]] = {}
+        self._order: dict[str, int] = {}
+        for index, policy in enumerate(spec.clocks):
+            by_kind.setdefault(policy.case_kind, []).append(_Rules.of(policy))
+            self._order[policy.id] = index
+            self._check_calendars(policy)
+        self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
+        self._types_by_kind = {
+            kind: frozenset(t for r in rules for t in r.by_type)
+            for kind, rules in self._by_kind.items()
+        }
+        self._event_types = frozenset(t for types in self._types_by_kind.values() for t in types)
+
+    @property
+    def version(self) -> str:
+        """The policy version new cycles are judged by."""
+        return self._spec.version
+
+    def event_types(self) -> frozenset[str]:
+        """Every event type any clock reacts to."""
+        return self._event_types
+
+    # ------------------------------------------------------------------ public steps
+
+    def apply(self, state: CaseState | None, event: LifecycleEvent, now: datetime) -> Step:
+        """Apply one event to a case, then fire whatever is due at ``now``.
+
+        ``state`` is not changed; the new state is in the returned step. An event of a type
+        no clock of its case kind knows leaves the state as it is (None stays None).
+        """
+        now = utc(now, "now")
+        if event.event_type not in self._types_by_kind.get(event.case_kind, frozenset()):
+            ignored = EventIgnored(
+                "unknown_event_type", event.event_id, f"{event.case_kind}/{event.event_type}"
+            )
+            return Step(state, [ignored], None if state is None else self._next_due(state))
+        if state is not None and state.has_seen(event.event_id):
+            ignored = EventIgnored("duplicate", event.event_id, event.event_type)
+            return Step(state, [ignored], self._next_due(state))
+        ev = CaseEvent.of(event)
+        case = CaseState(event.case_id, event.case_kind) if state is None else state.clone()
+        case.remember(ev.event_id)
+        case.merge(ev.attributes, ev.at)
+        case.touched_at = now if case.touched_at is None else max(case.touched_at, now)
+        effects: list[Effect] = []
+        used, reasons = False, []
+        for rules in self._by_kind[event.case_kind]:
+            roles = rules.roles(ev)
+            if roles:
+                reason = self._apply_to_clock(case, rules, ev, roles, now, effects)
+                used = used or reason is None
+                if reason is not None:
+                    reasons.append((reason, rules.policy.id))
+        if not used:
+            reason, clock_id = reasons[0] if reasons else ("no_matching_clock", "")
+            detail = f"{clock_id}/{ev.event_type}" if clock_id else ev.event_type
+            effects.append(EventIgnored(reason, ev.event_id, detail))
+        self._expire_orphans(case, now, effects)
+        self._fire(case, now, effects)
+        return Step(case, effects, self._next_due(case))
+
+    def advance(self, state: CaseState, now: datetime) -> Step:
+        """Fire every warning, breach and orphan expiry due at or before ``now``.
+
+        Returns state None (forget the case) once it is idle and ``retention`` has passed
+        since its last event.
+        """
+        now = utc(now, "now")
+        case = state.clone()
+        effects: list[Effect] = []
+        self._expire_orphans(case, now, effects)
+        self._fire(case, now, effects)
+        purge_at = self._purge_at(case)
+        if purge_at is not None and now >= purge_at:
+            return Step(None, effects, None)
+        return Step(case, effects, self._next_due(case))
+
+    # ------------------------------------------------------------------ one event, one clock
+
+    def _apply_to_clock(
+        self,
+        case: CaseState,
+        rules: _Rules,
+        ev: CaseEvent,
+        roles: frozenset[str],
+        now: datetime,
+        effects: list[Effect],
+    ) -> str | None:
+        """Apply ``ev`` playing ``roles`` to one clock; None when used, else why it was not."""
+        policy = rules.policy
+        track = case.clocks.get(policy.id) or ClockTrack()
+        previous_end = None if track.last is None else track.last.ended_at
+        # An event older than the running cycle's start cannot act on that cycle.
+        cycle = track.running if track.running and ev.at >= track.running.started_at else None
+        used = started = ended = wants_orphan = False
+        start_wanted = "start" in roles
+        reasons: list[str] = []
+        for role in _END_ROLES:
+            if role not in roles or ended:
+                continue
+            if cycle is not None:
+                self._end(case, policy.id, track, cycle, ev.at, role, now, effects)
+                ended = used = True
+                start_wanted = start_wanted or role == "reset"
+            elif role == "reset":
+                start_wanted = True  # a reopen after the cycle ended starts the next one
+            else:
+                wants_orphan = True
+        if not ended and roles & {"pause", "resume"}:
+            if cycle is not None:
+                for kind in _MARK_KINDS:
+                    if kind in roles:
+                        cycle.add_mark(Mark(ev.at, kind, ev.event_id))
+                used = True
+            else:
+                wants_orphan = True
+        if start_wanted:
+            reason = self._try_start(case, rules, track, ev, previous_end, now, effects)
+            started = reason is None
+            reasons += [] if reason is None else [reason]
+        if wants_orphan and not started:
+            if previous_end is not None and ev.at <= previous_end:
+                reasons.append("late_after_end")
+            elif _could_match(policy.when, case.attributes):
+                self._keep_orphan(case, policy.id, ev)
+                used = True
+            else:
+                reasons.append("no_matching_clock")
+        if track.cycles or track.last is not None:
+            case.clocks[policy.id] = track
+        if used or started:
+            return None
+        return reasons[0] if reasons else "no_matching_clock"
+
+    def _try_start(
+        self,
+        case: CaseState,
+        rules: _Rules,
+        track: ClockTrack,
+        ev: CaseEvent,
+        previous_end: datetime | None,
+        now: datetime,
+        effects: list[Effect],
+    ) -> str | None:
+        """Start the next cycle if nothing stands in the way; None when started, else why not."""
+        if track.running is not None:
+            return "already_running"
+        if previous_end is not None and ev.at <= previous_end:
+            return "stale_start"
+        if not matches(rules.policy.when, case.attributes):
+            return "no_matching_clock"
+        return self._start(case, rules, track, ev, now, effects)
+
+    def _keep_orphan(self, case: CaseState, clock_id: str, ev: CaseEvent) -> None:
+        for orphan in case.orphans:
+            if orphan.event_id == ev.event_id:
+                if clock_id not in orphan.clocks:
+                    orphan.clocks.append(clock_id)
+                return
+        case.orphans.append(Orphan(ev.event_id, ev.event_type, ev.at, ev.attributes, [clock_id]))
+        case.orphans.sort(key=lambda o: (o.occurred_at, o.event_id))
+
+    def _start(
+        self,
+        case: CaseState,
+        rules: _Rules,
+        track: ClockTrack,
+        ev: CaseEvent,
+        now: datetime,
+        effects: list[Effect],
+    ) -> str | None:
+        """Start the next cycle at the event's time; None when started, else why not."""
+        policy = rules.policy
+        terms = policy.terms_for(case.attributes, ev.at, self._spec)
+        fixed: datetime | None = None
+        if terms.limit.kind == "until":
+            fixed = self._promised(terms, ev, case)
+            if fixed is None:
+                return "missing_attribute"
+        calendar = self._calendar(terms)
+        track.cycles += 1
+        cycle = Cycle(
+            number=track.cycles,
+            started_at=ev.at,
+            start_event_id=ev.event_id,
+            policy_version=self._spec.version,
+            terms=terms,
+            fixed_deadline=fixed,
+            clock_team=policy.team,
+        )
+        track.running = cycle
+        ref = self._ref(case, policy.id, cycle)
+        effects.append(ClockStarted(ref, cycle.started_at, cycle.due_at(calendar)))
+        self._adopt_orphans(case, rules, track, now, effects)
+        return None
+
+    def _promised(self, terms: ClockTerms, ev: CaseEvent, case: CaseState) -> datetime | None:
+        """The promised instant for an ``until`` limit: from the event, else the case."""
+        name = terms.limit.attribute or ""
+        value = ev.attributes.get(name)
+        if value is None:
+            value = case.attributes.get(name)
+        if not isinstance(value, str):
+            return None
+        try:
+            promised = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if promised.tzinfo is None or promised.utcoffset() is None:
+            return None
+        return promised.astimezone(UTC)
+
+    def _adopt_orphans(
+        self,
+        case: CaseState,
+        rules: _Rules,
+        track: ClockTrack,
+        now: datetime,
+        effects: list[Effect],
+    ) -> None:
+        """Apply the events that waited for this start, in event-time order.
+
+        An event whose wait is over is left to expire, even if its expiry has not been
+        processed yet: whether the timer ran first must not change the outcome.
+        """
+        clock_id = rules.policy.id
+        for orphan in case.orphans:
+            cycle = track.running
+            if cycle is None:
+                break
+            if (
+                clock_id not in orphan.clocks
+                or orphan.occurred_at < cycle.started_at
+                or now >= orphan.occurred_at + self._lateness
+            ):
+                continue
+            ev = orphan.event()
+            roles = rules.roles(ev) & _ORPHAN_ROLES
+            end_role: EndKind | None = next((r for r in _END_ROLES if r in roles), None)
+            if end_role is not None:
+                self._end(case, clock_id, track, cycle, ev.at, end_role, now, effects)
+            else:
+                for kind in _MARK_KINDS:
+                    if kind in roles:
+                        cycle.add_mark(Mark(ev.at, kind, ev.event_id))
+            orphan.clocks.remove(clock_id)
+            orphan.used = True
+        case.orphans = [o for o in case.orphans if o.clocks]
+
+    def _end(
+        self,
+        case: CaseState,
+        clock_id: str,
+        track: ClockTrack,
+        cycle: Cycle,
+        at: datetime,
+        kind: EndKind,
+        now: datetime,
+        effects: list[Effect],
+    ) -> None:
+        """End the running cycle; make the breach record agree with the final judgement.
+
+        The breach stands exactly when the cycle ended after its deadline: a missing breach
+        is sent first (stop and deadline both arrived late), a sent one is retracted.
+        """
+        closing = cycle.close(self._calendar(cycle.terms), at, kind)
+        if closing.late and not cycle.breach_emitted:
+            effects.append(Breached(self._breach(case, clock_id, cycle, closing, now, "breach")))
+            cycle.breach_emitted = True
+        elif not closing.late and cycle.breach_emitted:
+            record = self._breach(case, clock_id, cycle, closing, now, "breach_retracted")
+            effects.append(BreachRetracted(record))
+        effects.append(ClockEnded(self._outcome(case, clock_id, cycle, closing)))
+        track.running = None
+        track.last = EndedCycle(cycle.number, at, closing.outcome)
+
+    # ------------------------------------------------------------------ time
+
+    def _expire_orphans(self, case: CaseState, now: datetime, effects: list[Effect]) -> None:
+        kept: list[Orphan] = []
+        for orphan in case.orphans:
+            if now >= orphan.occurred_at + self._lateness:
+                if not orphan.used:
+                    detail = f"{'/'.join(orphan.clocks)}/{orphan.event_type}"
+                    effects.append(EventIgnored("orphan_expired", orphan.event_id, detail))
+            else:
+                kept.append(orphan)
+        case.orphans = kept
+
+    def _fire(self, case: CaseState, now: datetime, effects: list[Effect]) -> None:
+        """Send what is due on every open cycle; several due at once send only the latest.
+
+        A breach passes over warnings due with it, and of several warnings due at once only
+        the highest threshold is sent (after downtime or a late start, one alert, not three).
+        """
+        for clock_id, cycle in sorted(case.running(), key=lambda item: self._rank(item[0])):
+            due = [d for d in cycle.pending(self._calendar(cycle.terms)) if d.at <= now]
+            if not due:
+                continue
+            for item in due:
+                if item.threshold is not None:
+                    cycle.warned.append(item.threshold)
+            latest = due[-1]
+            if any(d.threshold is None for d in due):
+                cycle.breach_emitted = True
+                effects.append(Breached(self._breach_at(case, clock_id, cycle, now)))
+            elif latest.threshold is not None:
+                warning = self._warning(case, clock_id, cycle, latest.threshold, latest.at, now)
+                effects.append(WarningDue(warning))
+
+    def _next_due(self, case: CaseState) -> datetime | None:
+        candidates: list[datetime] = []
+        for _, cycle in case.running():
+            pending = cycle.pending(self._calendar(cycle.terms))
+            if pending:
+                candidates.append(pending[0].at)
+        candidates.extend(o.occurred_at + self._lateness for o in case.orphans)
+        purge_at = self._purge_at(case)
+        if purge_at is not None:
+            candidates.append(purge_at)
+        return min(candidates, default=None)
+
+    def _purge_at(self, case: CaseState) -> datetime | None:
+        if not case.idle() or case.touched_at is None:
+            return None
+        return case.touched_at + self._retention
+
+    def _rank(self, clock_id: str) -> tuple[int, str]:
+        return (self._order.get(clock_id, len(self._order)), clock_id)
+
+    # ------------------------------------------------------------------ calendars and records
+
+    def _check_calendars(self, policy: ClockPolicy) -> None:
+        names = {policy.calendar} | {o.calendar for o in policy.overrides}
+        missing = sorted(n for n in names if n is not None and n not in self._calendars)
+        if missing:
+            raise ValueError(
+                f"clock {policy.id!r} uses calendar(s) {', '.join(missing)} but the engine was "
+                f"given only {sorted(self._calendars) or 'none'}; build them from the policy"
+            )
+        limits = [(policy.limit, policy.calendar)]
+        limits += [(o.limit, o.calendar or policy.calendar) for o in policy.overrides if o.limit]
+        for limit, calendar in limits:
+            if limit.kind == "working" and calendar is None:
+                raise ValueError(
+                    f"clock {policy.id!r} has the working-time limit {limit.text!r} but no "
+                    "calendar; set 'calendar:' on the clock or the override"
+                )
+
+    def _calendar(self, terms: ClockTerms) -> Calendar:
+        if terms.limit.kind != "working":
+            return _ELAPSED
+        if terms.calendar is None or terms.calendar not in self._calendars:
+            raise ValueError(
+                f"working-time limit {terms.limit.text!r} needs calendar {terms.calendar!r}, "
+                f"which the engine does not have (it has {sorted(self._calendars)}); "
+                "add it to the policy's calendars"
+            )
+        return self._calendars[terms.calendar]
+
+    def _ref_fields(self, case: CaseState, clock_id: str, cycle: Cycle) -> dict[str, Any]:
+        attrs = case.attributes
+        team = attrs.get("team")
+        owner = {k: (None if attrs.get(k) is None else str(attrs.get(k))) for k in _OWNER_KEYS}
+        return {
+            "case_id": case.case_id,
+            "case_kind": case.case_kind,
+            "clock": clock_id,
+            "cycle": cycle.number,
+            "policy_version": cycle.policy_version,
+            "standard": cycle.terms.standard,
+            "target": cycle.terms.target,
+            "team": str(team) if team is not None else cycle.clock_team,
+            **owner,
+        }
+
+    def _ref(self, case: CaseState, clock_id: str, cycle: Cycle) -> ClockRef:
+        return ClockRef(**self._ref_fields(case, clock_id, cycle))
+
+    def _warning(
+        self,
+        case: CaseState,
+        clock_id: str,
+        cycle: Cycle,
+        threshold: float,
+        due_at: datetime,
+        now: datetime,
+    ) -> WarningRecord:
+        deadline = cycle.due_at(self._calendar(cycle.terms))
+        if deadline is None:  # pending() is empty while paused
+            raise AssertionError("a warning fired while the deadline is unknown")
+        return WarningRecord(
+            **self._ref_fields(case, clock_id, cycle),
+            warning_id=warning_id(case.case_id, clock_id, cycle.number, threshold),
+            threshold=threshold,
+            started_at=cycle.started_at,
+            due_at=due_at,
+            deadline=deadline,
+            emitted_at=now,
+        )
+
+    def _breach_at(
+        self, case: CaseState, clock_id: str, cycle: Cycle, now: datetime
+    ) -> BreachRecord:
+        deadline = cycle.due_at(self._calendar(cycle.terms))
+        if deadline is None:  # pending() is empty while paused
+            raise AssertionError("a breach fired while the deadline is unknown")
+        return BreachRecord(
+            **self._ref_fields(case, clock_id, cycle),
+            type="breach",
+            breach_id=breach_id(case.case_id, clock_id, cycle.number),
+            started_at=cycle.started_at,
+            deadline=deadline,
+            emitted_at=now,
+        )
+
+    def _breach(
+        self,
+        case: CaseState,
+        clock_id: str,
+        cycle: Cycle,
+        closing: Closing,
+        now: datetime,
+        kind: Literal["breach", "breach_retracted"],
+    ) -> BreachRecord:
+        return BreachRecord(
+            **self._ref_fields(case, clock_id, cycle),
+            type=kind,
+            breach_id=breach_id(case.case_id, clock_id, cycle.number),
+            started_at=cycle.started_at,
+            deadline=closing.deadline,
+            emitted_at=now,
+            stopped_at=closing.ended_at,
+        )
+
+    def _outcome(
+        self, case: CaseState, clock_id: str, cycle: Cycle, closing: Closing
+    ) -> OutcomeRecord:
+        return OutcomeRecord(
+            **self._ref_fields(case, clock_id, cycle),
+            outcome_id=outcome_id(case.case_id, clock_id, cycle.number),
+            outcome=closing.outcome,
+            started_at=cycle.started_at,
+            deadline=closing.deadline,
+            ended_at=closing.ended_at,
+            elapsed_seconds=closing.elapsed.total_seconds(),
+            paused_seconds=closing.paused.total_seconds(),
+        )
