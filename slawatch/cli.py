@@ -88,6 +88,9 @@ def demo(
     rate: Annotated[float, typer.Option(help="New cases per second.")] = 2.0,
     policies: PoliciesOption = Path("config/demo-policies.yaml"),
     topics: TopicsOption = DEFAULT_TOPICS,
+    run_dir: Annotated[Path, typer.Option(help="Where the worker and broker logs go.")] = Path(
+        ".run/demo"
+    ),
 ) -> None:
     """Run everything locally: a broker, the worker, a realistic compressed-time event stream.
 
@@ -97,9 +100,92 @@ def demo(
     from slawatch.demo import DemoOptions, run
 
     options = DemoOptions(
-        port=port, duration=duration, seed=seed, rate=rate, policies=policies, topics=topics
+        port=port,
+        duration=duration,
+        seed=seed,
+        rate=rate,
+        policies=policies,
+        topics=topics,
+        run_dir=run_dir,
     )
     raise typer.Exit(run(options))
+
+
+@app.command("worker")
+def worker(
+    loglevel: Annotated[
+        str | None,
+        typer.Option(
+            "--loglevel", "-l", help="debug, info, warning or error (SLAWATCH_LOG_LEVEL)."
+        ),
+    ] = None,
+) -> None:
+    """Run a stream worker: ingest, clocks, timers; /metrics, /health, /ready on the web port.
+
+    Configured by SLAWATCH_* environment variables (broker, policies, topics, app id, ports).
+    """
+    from slawatch.worker import run_worker
+
+    raise typer.Exit(run_worker(loglevel=loglevel))
+
+
+@app.command("rules")
+def rules(
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rule files.")] = Path(
+        "deploy/prometheus/rules"
+    ),
+    min_volume: Annotated[
+        int, typer.Option(help="Valid results in the long window before a burn-rate alert fires.")
+    ] = 10,
+    team_breach_threshold: Annotated[
+        int, typer.Option(help="Breaches of one team in an hour that open a ticket.")
+    ] = 5,
+    mode: Annotated[
+        str, typer.Option(help="'adapt' or 'refuse' burn-rate alerts a target makes impossible.")
+    ] = "adapt",
+) -> None:
+    """Write Prometheus recording and alerting rules generated from the policy file."""
+    from slawatch.generate import rules as generate_rules
+
+    raise typer.Exit(generate_rules(policies, out, min_volume, team_breach_threshold, mode))
+
+
+@app.command("dashboards")
+def dashboards(
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the dashboard JSON files.")
+    ] = Path("deploy/grafana/dashboards"),
+    assignee_label: Annotated[
+        str | None,
+        typer.Option(help="Label of slawatch_breaches_total naming staff (an id, not a name)."),
+    ] = None,
+) -> None:
+    """Write Grafana dashboards (overview, teams, clock drill-down) generated from the policy."""
+    from slawatch.generate import dashboards as generate_dashboards
+
+    raise typer.Exit(generate_dashboards(policies, out, assignee_label))
+
+
+@app.command("alertmanager")
+def alertmanager(
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for alertmanager.yml.")
+    ] = Path("deploy/alertmanager"),
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Make every receiver a webhook to this URL.")
+    ] = None,
+    years: Annotated[
+        str | None,
+        typer.Option(help="Years of holidays, e.g. '2026,2027' (default: last two known)."),
+    ] = None,
+) -> None:
+    """Write the Alertmanager configuration: routes by team and severity, working hours."""
+    from slawatch.generate import alertmanager as generate_alertmanager
+
+    raise typer.Exit(generate_alertmanager(policies, out, webhook_url, years))
 
 
 def main() -> None:
