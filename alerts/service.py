@@ -1,0 +1,175 @@
+"""What the alert agents do with each record: route it, enqueue notifications, start or end climbs.
+
+No Faust here: the agents in ``streams/alerting.py`` call these coroutines, and tests call them
+directly against a real Redis. Every step is idempotent, so a record delivered twice, or handled
+again after a crash, changes nothing: notifications are deduplicated by key and timers by
+breach id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from alerts.ack import AckRecord, AckSigner
+from alerts.config import AlertsSpec
+from alerts.dedupe import AlertStore
+from alerts.escalation import ladder_for
+from alerts.metrics import AlertMetrics
+from alerts.notification import Alert, Notification, alert_from, notification_key
+from alerts.routing import Delivery, Router
+from alerts.storm import StormGuard
+from alerts.timers import EscalationTimers
+from sla.records import BreachRecord, OutcomeRecord, WarningRecord
+from sla.timesource import Clock
+
+__all__ = ["AlertService"]
+
+log = structlog.get_logger("slawatch.alerts")
+
+
+class AlertService:
+    """Turns warnings, breaches, outcomes and acks into notifications and escalation timers."""
+
+    def __init__(
+        self,
+        spec: AlertsSpec,
+        router: Router,
+        store: AlertStore,
+        timers: EscalationTimers,
+        storm: StormGuard,
+        metrics: AlertMetrics,
+        clock: Clock,
+        signer: AckSigner | None = None,
+        ack_base_url: str = "http://localhost:6066",
+    ) -> None:
+        self.spec = spec
+        self.router = router
+        self.store = store
+        self.timers = timers
+        self.storm = storm
+        self.metrics = metrics
+        self.clock = clock
+        self.signer = signer
+        self.ack_base_url = spec.ack.base_url or ack_base_url
+
+    async def on_warning(self, record: WarningRecord) -> int:
+        """Warn the owner (or whoever is on duty); returns how many notifications were new."""
+        now = self.clock.now()
+        deliveries = self.router.first_level(record, "warning", now)
+        return await self._enqueue(alert_from(record, kind="warning"), deliveries, now, ack=False)
+
+    async def on_breach(self, record: BreachRecord) -> int:
+        """Level 1 now, and the first escalation timer; a retraction ends the climb."""
+        if record.type == "breach_retracted":
+            await self.timers.stop(record.breach_id, "retracted")
+            return 0
+        now = self.clock.now()
+        deliveries = self.router.first_level(record, "breach", now)
+        new = await self._enqueue(
+            alert_from(record, kind="breach", level=1), deliveries, now, ack=True
+        )
+        following = ladder_for(self.spec, record.clock).next_due(record.emitted_at, 1)
+        if following is not None:
+            level, due = following
+            await self.timers.schedule(record, level, due)
+        return new
+
+    async def on_outcome(self, record: OutcomeRecord) -> int:
+        """The clock stopped: end escalation, and tell whoever was alerted if configured."""
+        bid = f"{record.case_id}/{record.clock}/{record.cycle}"
+        await self.timers.stop(bid, record.outcome)
+        if not self.spec.resolved_notice:
+            return 0
+        alerted = await self.store.alerted(bid)
+        if not alerted:
+            return 0
+        now = self.clock.now()
+        deliveries = [Delivery(r, c, "resolved") for r, c in alerted]
+        return await self._enqueue(alert_from(record, kind="resolved"), deliveries, now, ack=False)
+
+    async def on_ack(self, ack: AckRecord) -> bool:
+        """Stop escalating the acknowledged breach; True if a level was still pending."""
+        pending = await self.timers.ack(ack.breach_id, ack.by)
+        log.info("alert_acknowledged", breach_id=ack.breach_id, level=ack.level, by=ack.by,
+                 pending=pending)  # fmt: skip
+        return pending
+
+    async def escalate_due(self) -> int:
+        """Fire every escalation level that is due; returns how many levels fired."""
+        now = self.clock.now()
+        fired = 0
+        for bid in await self.timers.due(now):
+            pending = await self.timers.claim(bid, now, self.spec.lease)
+            if pending is None:
+                continue
+            breach, level = pending.breach, pending.level
+            deliveries = self.router.escalation(breach, level, now)
+            alert = alert_from(breach, kind="breach", level=level)
+            await self._enqueue(alert, deliveries, now, ack=True)
+            following = ladder_for(self.spec, breach.clock).next_due(breach.emitted_at, level)
+            await self.timers.advance(bid, level, following)
+            log.info("escalation_fired", breach_id=bid, level=level, recipients=len(deliveries))
+            fired += 1
+        self.metrics.escalations_pending.set(await self.timers.pending_count())
+        return fired
+
+    async def flush_digests(self) -> int:
+        """Send each finished minute's storm digest; returns how many digests were enqueued."""
+        now = self.clock.now()
+        sent = 0
+        for digest_id in await self.storm.due(now):
+            held = await self.storm.take(digest_id, self.spec.lease)
+            if held is None:
+                continue
+            team = digest_id.rsplit("/", 1)[0]
+            digest = Alert(
+                kind="digest", stage="digest", level="digest", breach_id=f"digest/{digest_id}",
+                case_id="", case_kind="", clock="", cycle=0, team=team, occurred_at=now,
+            )  # fmt: skip
+            for d in self.router.digest(team, now):
+                n = Notification(
+                    key=notification_key(digest, d.recipient, d.channel),
+                    recipient=d.recipient,
+                    channel=d.channel,
+                    alert=digest,
+                    digest=held,
+                    created_at=now,
+                )
+                await self.store.enqueue(n, now)
+            await self.storm.done(digest_id)
+            log.info("storm_digest", team=team, alerts=len(held))
+            sent += 1
+        return sent
+
+    async def _enqueue(
+        self, alert: Alert, deliveries: list[Delivery], now: datetime, *, ack: bool
+    ) -> int:
+        if not deliveries:
+            self.metrics.unrouted.labels(level=alert.level).inc()
+            log.warning(
+                "alert_unrouted", breach_id=alert.breach_id, stage=alert.stage, team=alert.team
+            )
+            return 0
+        new = 0
+        for d in deliveries:
+            link = None
+            if ack and self.signer is not None:
+                link = self.signer.link(
+                    self.ack_base_url, alert.breach_id, int(alert.level), d.recipient
+                )
+            n = Notification(
+                key=notification_key(alert, d.recipient, d.channel),
+                recipient=d.recipient,
+                channel=d.channel,
+                alert=alert,
+                ack_url=link,
+                created_at=now,
+            )
+            if await self.store.enqueue(n, now):
+                new += 1
+            else:
+                self.metrics.deduplicated.labels(channel=d.channel, level=alert.level).inc()
+                log.debug("alert_deduplicated", key=n.key)
+        return new

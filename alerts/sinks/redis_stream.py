@@ -1,0 +1,66 @@
+"""A Redis Stream per team (``XADD ... MAXLEN ~ N``) that a staff application reads.
+
+Each entry carries what a staff screen needs, as flat string fields: id, kind, level, case,
+clock, cycle, team, assignee, deadline, late_seconds, summary, ack_url, and the whole alert as
+JSON in ``document``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from alerts.message import as_document
+from alerts.notification import Notification
+from alerts.sinks.base import SendError
+
+__all__ = ["RedisStreamSink"]
+
+
+class RedisStreamSink:
+    """Appends each notification to ``stream`` (``{team}`` is replaced by the team id)."""
+
+    def __init__(self, redis: Any, stream: str, maxlen: int, owned: bool = False) -> None:
+        self._redis = redis
+        self._stream = stream
+        self._maxlen = maxlen
+        self._owned = owned
+
+    def stream_for(self, n: Notification) -> str:
+        """The stream a notification goes to."""
+        return self._stream.replace("{team}", n.team_stream)
+
+    async def send(self, n: Notification, address: str | None, now: datetime) -> None:
+        doc = as_document(n, now)
+        fields = {
+            k: "" if doc[k] is None else str(doc[k])
+            for k in (
+                "id",
+                "kind",
+                "level",
+                "recipient",
+                "case_id",
+                "clock",
+                "cycle",
+                "team",
+                "assignee",
+                "deadline",
+                "late_seconds",
+                "summary",
+                "ack_url",
+            )
+        }
+        fields["document"] = json.dumps(doc, sort_keys=True)
+        try:
+            await self._redis.xadd(
+                self.stream_for(n), fields, maxlen=self._maxlen, approximate=True
+            )
+        except RedisError as exc:
+            raise SendError(f"redis {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        if self._owned:
+            await self._redis.aclose()

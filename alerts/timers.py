@@ -1,0 +1,177 @@
+"""Durable escalation timers in Redis: a sorted set of breaches by the time their next level is due.
+
+Why Redis and not a Faust table: the alert path already depends on Redis for dedupe; a sorted
+set is shared by every worker (no partition ownership, no standby recovery before the first
+escalation can fire), survives restarts, and ``ZRANGEBYSCORE`` answers "what is due" directly.
+A restart does not forget a pending escalation (it stays in the set), and a level does not fire
+twice: a worker claims (breach, level) with ``SET NX PX`` before firing, the notifications it
+enqueues are deduplicated by key, and the level only moves on if it is still the one fired.
+
+Keys: ``{p}:escalations`` (breach id → due), ``{p}:esc:{breach_id}`` (a hash: the breach, the
+next level, and ``acked_by`` / ``stopped`` once it ends). An ack or a stop that arrives before
+the breach leaves the hash behind, so the late breach does not start climbing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sla.records import BreachRecord
+
+__all__ = ["EscalationTimers", "Pending"]
+
+_SCHEDULE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'breach', ARGV[2], 'next_level', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+return 1
+"""
+
+_END = """
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
+_ADVANCE = """
+local h = KEYS[1]
+if redis.call('HGET', h, 'next_level') ~= ARGV[2] then return 0 end
+if redis.call('HEXISTS', h, 'acked_by') == 1 or redis.call('HEXISTS', h, 'stopped') == 1 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+if ARGV[3] == '' then
+  redis.call('HSET', h, 'next_level', 'done')
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', h, 'next_level', ARGV[3])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+end
+return 1
+"""
+
+
+_CLAIM = """
+local f = redis.call('HMGET', KEYS[1], 'breach', 'next_level', 'acked_by', 'stopped')
+if not f[1] or f[3] or f[4] or not tonumber(f[2]) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return false
+end
+local due = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not due or tonumber(due) > tonumber(ARGV[2]) then return false end
+if not redis.call('SET', ARGV[3] .. f[2], '1', 'NX', 'PX', ARGV[4]) then return false end
+return {f[2], f[1]}
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A claimed escalation: fire ``level`` for ``breach``."""
+
+    breach: BreachRecord
+    level: int
+
+
+class EscalationTimers:
+    """Pending escalations, shared by all workers and durable across restarts."""
+
+    def __init__(
+        self, redis: Any, prefix: str = "slawatch", ttl: timedelta = timedelta(days=7)
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_ms = int(ttl.total_seconds() * 1000)
+        self._schedule = redis.register_script(_SCHEDULE)
+        self._end = redis.register_script(_END)
+        self._advance = redis.register_script(_ADVANCE)
+        self._claim = redis.register_script(_CLAIM)
+
+    @property
+    def index(self) -> str:
+        return f"{self.prefix}:escalations"
+
+    def entry(self, breach_id: str) -> str:
+        return f"{self.prefix}:esc:{breach_id}"
+
+    async def schedule(self, breach: BreachRecord, level: int, due: datetime) -> bool:
+        """Start the climb: ``level`` is due at ``due``; False if known, acked or stopped."""
+        created = await self._schedule(
+            keys=[self.entry(breach.breach_id), self.index],
+            args=[
+                breach.breach_id,
+                breach.model_dump_json(),
+                str(level),
+                due.timestamp(),
+                self.ttl_ms,
+            ],
+        )
+        return bool(created)
+
+    async def ack(self, breach_id: str, by: str) -> bool:
+        """End the climb because ``by`` acknowledged; True if an escalation was pending."""
+        return bool(
+            await self._end(
+                keys=[self.entry(breach_id), self.index],
+                args=[breach_id, "acked_by", by, self.ttl_ms],
+            )
+        )
+
+    async def stop(self, breach_id: str, why: str) -> bool:
+        """End the climb because the clock stopped or the breach was retracted."""
+        return bool(
+            await self._end(
+                keys=[self.entry(breach_id), self.index],
+                args=[breach_id, "stopped", why, self.ttl_ms],
+            )
+        )
+
+    async def due(self, now: datetime, limit: int = 100) -> list[str]:
+        """Breach ids whose next level is due."""
+        ids = await self.redis.zrangebyscore(self.index, "-inf", now.timestamp(), 0, limit)
+        return [str(i) for i in ids]
+
+    async def claim(self, breach_id: str, now: datetime, lease: timedelta) -> Pending | None:
+        """Take the level of ``breach_id`` due at ``now``; None if ended, not due, or taken.
+
+        One atomic step: the level read, its due time checked and the (breach, level) claim
+        set together, so a worker that saw the breach due a moment ago cannot fire a level
+        another worker has just scheduled for later.
+        """
+        got = await self._claim(
+            keys=[self.entry(breach_id), self.index],
+            args=[
+                breach_id,
+                now.timestamp(),
+                f"{self.prefix}:esc-claim:{breach_id}/",
+                int(lease.total_seconds() * 1000),
+            ],
+        )
+        if not got:
+            return None
+        level, record = got
+        return Pending(BreachRecord.model_validate_json(record), int(level))
+
+    async def advance(
+        self, breach_id: str, fired: int, following: tuple[int, datetime] | None
+    ) -> bool:
+        """After ``fired`` was sent: schedule the following level, or finish the climb."""
+        level, due = following if following else ("", 0.0)
+        when = due.timestamp() if isinstance(due, datetime) else due
+        done = await self._advance(
+            keys=[self.entry(breach_id), self.index],
+            args=[breach_id, str(fired), str(level), when],
+        )
+        return bool(done)
+
+    async def state(self, breach_id: str) -> dict[str, str]:
+        """The timer's hash (for tests and inspection)."""
+        return {
+            str(k): str(v) for k, v in (await self.redis.hgetall(self.entry(breach_id))).items()
+        }
+
+    async def pending_count(self) -> int:
+        """How many breaches wait for their next level."""
+        return int(await self.redis.zcard(self.index))
