@@ -1,6 +1,8 @@
 """``slawatch check-config``: validate policy and topic files before they are deployed.
 
-A file whose top level has ``topics:`` is a topic mapping file; any other is a policy file.
+A file whose top level has ``topics:`` is a topic mapping file, one with ``channels:`` an alerts
+file (checked against the clocks and teams of the policy files given with it); any other is a
+policy file.
 Good files get a summary table on stdout. Every mistake in a bad file goes to stderr as
 ``file:line: field: message``, one a line, so editors and CI annotate them. The exit code is 1
 when any file has a mistake, else 0.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +29,7 @@ __all__ = ["run"]
 
 _TOPICS_MODULE = "streams.topics"
 
+
 def run(files: Sequence[Path]) -> int:
     """Check every file in ``files``; return the process exit code (0 all good, 1 otherwise).
 
@@ -34,12 +38,16 @@ def run(files: Sequence[Path]) -> int:
     """
     out = Console(highlight=False)
     failed = False
-    for path in files:
+    known = _Known()
+    for path in sorted(files, key=_kind_order):
         try:
-            if _is_topics_file(path):
+            kind = _kind(path)
+            if kind == "topics":
                 _check_topics(path, out)
+            elif kind == "alerts":
+                _check_alerts(path, out, known)
             else:
-                _check_policy(path, out)
+                _check_policy(path, out, known)
         except ConfigError as exc:
             failed = True
             for problem in exc.problems:
@@ -51,14 +59,50 @@ def run(files: Sequence[Path]) -> int:
     return 1 if failed else 0
 
 
-def _is_topics_file(path: Path) -> bool:
-    """Whether ``path`` is a topic mapping file (raises ConfigError when it cannot be read)."""
+@dataclass
+class _Known:
+    """Clock and team ids of the policy files checked so far, for checking alerts files."""
+
+    clocks: set[str] | None = None
+    teams: set[str] | None = None
+
+
+def _kind(path: Path) -> str:
+    """``topics``, ``alerts`` or ``policy`` (raises ConfigError when the file cannot be read)."""
     data, _ = read_yaml(path)
-    return isinstance(data, dict) and "topics" in data
+    if isinstance(data, dict) and "topics" in data:
+        return "topics"
+    if isinstance(data, dict) and "channels" in data:
+        return "alerts"
+    return "policy"
 
 
-def _check_policy(path: Path, out: Console) -> None:
+def _kind_order(path: Path) -> int:
+    """Policy files first, so alerts files can be checked against their clocks and teams."""
+    try:
+        return {"policy": 0, "topics": 1, "alerts": 2}[_kind(path)]
+    except ConfigError:
+        return 0
+
+
+def _check_alerts(path: Path, out: Console, known: _Known) -> None:
+    from alerts.config import load_alerts
+
+    spec = load_alerts(path, known.clocks, known.teams)
+    against = "its policy file" if known.clocks is not None else "no policy file (ids not checked)"
+    out.print(
+        Text(
+            f"{path}: ok, alerts version {spec.version}, {_count(len(spec.channels), 'channel')}, "
+            f"{_count(len(spec.recipients), 'recipient')}, {_count(len(spec.routes), 'route')}, "
+            f"checked against {against}"
+        )
+    )
+
+
+def _check_policy(path: Path, out: Console, known: _Known) -> None:
     spec = load_policy(path)
+    known.clocks = {clock.id for clock in spec.clocks}
+    known.teams = set(spec.teams) or None
     rows = policy_summary(spec)
     out.print(Text(f"{path}: policy version {spec.version}", style="bold"))
     for row in rows:

@@ -142,3 +142,26 @@ class TestTopicFiles:
         expected = 0
         assert expected == result.exit_code, result.output
         assert "complaints.lifecycle" in result.stdout
+
+
+class TestAlertsFiles:
+    ALERTS = ROOT / "config" / "alerts.yaml"
+
+    def test_default_alerts_checked_against_policy(self) -> None:
+        """The default alerts file passes when checked with the policy file it belongs to."""
+        result = check(self.ALERTS, DEFAULT_PACK)
+        assert 0 == result.exit_code, result.output
+        assert "checked against its policy file" in result.stdout
+
+    def test_unknown_clock_in_route_fails(self, tmp_path: Path) -> None:
+        """A route naming a clock the policy file lacks fails with the file and line."""
+        text = self.ALERTS.read_text(encoding="utf-8").replace(
+            "clock: objection_reply", "clock: objection_replly"
+        )
+        bad = tmp_path / "alerts.yaml"
+        bad.write_text(text, encoding="utf-8")
+        line = next(i for i, row in enumerate(text.splitlines(), 1) if "objection_replly" in row)
+        result = check(DEFAULT_PACK, bad)
+        assert 1 == result.exit_code
+        assert f"{bad}:{line}" in result.stderr
+        assert "objection_replly" in result.stderr
