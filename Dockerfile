@@ -1,0 +1,41 @@
+# The slawatch worker image: `docker build -t slawatch .` from the repository root.
+#
+# One stream worker per container; it reads SLAWATCH_* variables (docs/production.md) and
+# serves /metrics, /health and /ready on port 6066. Policies, topics and alerts are read from
+# /etc/slawatch (the repository's config/ is baked in as a default; mount your own over it).
+# Table state lives in RocksDB under /var/lib/slawatch: give it a volume so restarts are warm.
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY sla ./sla
+COPY streams ./streams
+COPY alerts ./alerts
+COPY slawatch ./slawatch
+# The rocksdb extra brings rocksdict, which Faust uses for SLAWATCH_STORE=rocksdb://.
+RUN pip install --no-cache-dir --root-user-action=ignore --prefix=/install ".[rocksdb]"
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --user-group --no-create-home slawatch \
+    && install -d -o 10001 -g 10001 /var/lib/slawatch
+COPY --from=build /install /usr/local
+COPY config /etc/slawatch
+ENV PYTHONUNBUFFERED=1 \
+    SLAWATCH_WEB_HOST=0.0.0.0 \
+    SLAWATCH_WEB_PORT=6066 \
+    SLAWATCH_STORE=rocksdb:// \
+    SLAWATCH_DATADIR=/var/lib/slawatch \
+    SLAWATCH_POLICIES=/etc/slawatch/policies.yaml \
+    SLAWATCH_TOPICS=/etc/slawatch/topics.yaml \
+    SLAWATCH_ALERTS=/etc/slawatch/alerts.yaml \
+    SLAWATCH_LOG_FORMAT=json
+USER 10001
+WORKDIR /var/lib/slawatch
+VOLUME ["/var/lib/slawatch"]
+EXPOSE 6066
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('SLAWATCH_WEB_PORT', '6066') + '/health', timeout=4)"]
+# Faust handles SIGTERM itself: it leaves the consumer group, flushes the producer and
+# closes RocksDB before exiting, so the process runs directly (exec form), not under a shell.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["slawatch", "worker"]
