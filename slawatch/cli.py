@@ -188,6 +188,157 @@ def alertmanager(
     raise typer.Exit(generate_alertmanager(policies, out, webhook_url, years))
 
 
+@app.command("replay")
+def replay(
+    logs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Event log files (JSON lines or CSV; .gz and .zip read directly). PATH goes "
+            "through every topic of the topics file, TOPIC=PATH through one."
+        ),
+    ],
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    topics: TopicsOption = DEFAULT_TOPICS,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="Current policy file: replay under both and print how breaches and "
+            "attainment change from it to --policies.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Directory for outcomes.jsonl and breaches.jsonl."),
+    ] = None,
+    presorted: Annotated[
+        bool,
+        typer.Option(help="The files are already in time order: stream them, do not sort."),
+    ] = False,
+    retention_days: Annotated[
+        float, typer.Option("--retention-days", help="How long finished cases are remembered.")
+    ] = 400.0,
+    by_team: Annotated[bool, typer.Option("--by-team", help="Also summarise per team.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Replay a recorded event log through the real pipeline, in event time, at full speed."""
+    from datetime import timedelta
+
+    from slawatch.replay import ReplayOptions
+    from slawatch.replay import main as run
+
+    options = ReplayOptions(
+        inputs=logs,
+        topics=topics,
+        policies=policies,
+        compare=compare,
+        out=out,
+        presorted=presorted,
+        retention=timedelta(days=retention_days),
+        progress=progress,
+        by_team=by_team,
+    )
+    raise typer.Exit(run(options))
+
+
+@app.command("explain")
+def explain(
+    case_id: Annotated[str, typer.Argument(help="The case to explain.")],
+    logs: Annotated[
+        list[str] | None, typer.Argument(help="Event log files to replay (as for replay).")
+    ] = None,
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    topics: TopicsOption = DEFAULT_TOPICS,
+    worker: Annotated[
+        str | None,
+        typer.Option(help="Ask a live worker instead, e.g. http://localhost:6066."),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option("--timezone", "--tz", help="Show times in this zone.")
+    ] = "Asia/Shanghai",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also tell about events that changed nothing.")
+    ] = False,
+) -> None:
+    """Tell, in sentences, what happened to a case's clocks (from a replay or a live worker)."""
+    from slawatch.explain import main as run
+
+    raise typer.Exit(run(case_id, logs or [], topics, policies, worker, timezone, verbose))
+
+
+@app.command("report")
+def report(
+    kind: Annotated[
+        str, typer.Argument(help="weekly (complaint summary) or monthly (responsibility report).")
+    ],
+    logs: Annotated[
+        list[str] | None,
+        typer.Option("--log", help="Replay these event log files for the report."),
+    ] = None,
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    topics: TopicsOption = DEFAULT_TOPICS,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Outcome records as JSON lines (from replay --out).")
+    ] = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option(help="Read the outcomes topic from this broker (host:port)."),
+    ] = None,
+    outcomes_topic: Annotated[str, typer.Option(help="The outcomes topic.")] = "sla.outcomes",
+    since: Annotated[
+        str | None, typer.Option(help="Period start (ISO date/time; default: the last week/month).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Period end, exclusive.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Report over all the data, not one period.")
+    ] = False,
+    timezone: Annotated[
+        str, typer.Option("--timezone", "--tz", help="Zone of weeks, months and dates.")
+    ] = "Asia/Shanghai",
+    case_kind: Annotated[
+        str | None, typer.Option(help="Only cases of this kind (e.g. complaint).")
+    ] = None,
+    resolution_clock: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Clock(s) whose stop means resolved (default: ids ending in resolution)."
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv or html.")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
+) -> None:
+    """Weekly complaint summary or monthly responsibility report: terminal, CSV or HTML."""
+    from slawatch.report import ReportOptions
+    from slawatch.report import main as run
+
+    if kind not in ("weekly", "monthly"):
+        raise typer.BadParameter(f"kind must be weekly or monthly, got {kind!r}")
+    if output_format not in ("table", "csv", "html"):
+        raise typer.BadParameter(f"--format must be table, csv or html, got {output_format!r}")
+    options = ReportOptions(
+        kind=kind,  # type: ignore[arg-type]
+        logs=logs or (),
+        topics=topics,
+        policies=policies,
+        outcomes=outcomes,
+        kafka=kafka,
+        outcomes_topic=outcomes_topic,
+        since=since,
+        until=until,
+        everything=everything,
+        timezone=timezone,
+        case_kind=case_kind,
+        resolution_clocks=tuple(resolution_clock or ()),
+        format=output_format,  # type: ignore[arg-type]
+        output=output,
+    )
+    raise typer.Exit(run(options))
+
+
 def main() -> None:
     app()
 

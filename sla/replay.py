@@ -1,0 +1,279 @@
+"""Event-time replay: drive the engine with recorded events, so history runs faster than real time.
+
+The live worker calls ``Engine.apply`` with the wall clock as ``now`` and ``Engine.advance`` when
+a deadline index wakes up. Replay calls the very same two methods; only "now" differs. Here
+it is the *watermark*: the latest event time seen minus the policy's allowed lateness. Events
+later than that are still ordered in by the engine; timers whose due time the watermark has
+passed fire in due-time order, each with ``now`` set to its own due time (what a perfect live
+timer would do). Time only moves forward (a :class:`~sla.timesource.ManualClock`), so years of
+history take as long as the engine needs to process the events, not as long as they took.
+
+:class:`Replay` is incremental (``feed`` one event at a time) so a progress bar, an explain
+view or the live worker can use it; :func:`replay` is the one-call form. Pure: no I/O.
+
+Example:
+    >>> from datetime import timedelta
+    >>> driver = Replay(engine, allowed_lateness=timedelta(minutes=5))  # doctest: +SKIP
+    >>> for event in sort_events(events):  # doctest: +SKIP
+    ...     for item in driver.feed(event):
+    ...         print(item.effect)
+    >>> driver.open_clocks()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sla.effects import (
+    Breached,
+    BreachRetracted,
+    ClockEnded,
+    ClockStarted,
+    Effect,
+    WarningDue,
+)
+from sla.events import LifecycleEvent
+from sla.records import ClockRef
+from sla.reports import OpenClock
+from sla.timesource import ManualClock
+
+__all__ = [
+    "Emitted",
+    "EngineLike",
+    "Replay",
+    "StepLike",
+    "replay",
+    "sort_events",
+]
+
+
+class StepLike(Protocol):
+    """What ``Engine.apply``/``advance`` return: the new state, effects and next due time."""
+
+    @property
+    def state(self) -> Any: ...
+
+    @property
+    def effects(self) -> Sequence[Effect]: ...
+
+    @property
+    def next_due(self) -> datetime | None: ...
+
+
+class EngineLike(Protocol):
+    """The two calls of :class:`sla.engine.Engine` that replay drives."""
+
+    def apply(self, state: Any, event: LifecycleEvent, now: datetime) -> StepLike: ...
+
+    def advance(self, state: Any, now: datetime) -> StepLike: ...
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """One effect, with what caused it.
+
+    Attributes:
+        case_id: the case whose clock produced it.
+        at: the ``now`` the engine was called with (the watermark, or a timer's due time).
+        effect: the engine's effect value.
+        event: the event being applied, or None when time passing caused it.
+    """
+
+    case_id: str
+    at: datetime
+    effect: Effect
+    event: LifecycleEvent | None
+
+
+def sort_events(events: Iterable[LifecycleEvent]) -> list[LifecycleEvent]:
+    """Events in event-time order; ties keep their input order (a stable sort).
+
+    Recorded logs are usually grouped by case, not ordered by time; replaying them as read
+    would push the watermark years ahead after the first case.
+    """
+    return sorted(events, key=lambda e: e.occurred_at.astimezone(UTC))
+
+
+@dataclass
+class _Open:
+    ref: ClockRef
+    started_at: datetime
+    deadline: datetime | None
+    breached: bool = False
+
+
+class Replay:
+    """Feeds events to an engine in event time and fires timers as the watermark passes them.
+
+    Args:
+        engine: the engine (live and replay share it, so the same events give the same outcomes).
+        allowed_lateness: how far the watermark trails the latest event time.
+        listener: called with every :class:`Emitted`, as well as returned from ``feed``.
+    """
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        allowed_lateness: timedelta,
+        *,
+        listener: Callable[[Emitted], None] | None = None,
+    ) -> None:
+        if allowed_lateness < timedelta(0):
+            raise ValueError(f"allowed_lateness must not be negative, got {allowed_lateness}")
+        self._engine = engine
+        self._lateness = allowed_lateness
+        self._listener = listener
+        self._clock: ManualClock | None = None
+        self._states: dict[str, Any] = {}
+        self._due: dict[str, datetime] = {}
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._seq = 0
+        self._open: dict[tuple[str, str, int], _Open] = {}
+        self.events = 0
+        self.latest: datetime | None = None
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> datetime | None:
+        """The latest event time minus the allowed lateness; None before the first event."""
+        return None if self._clock is None else self._clock.now()
+
+    @property
+    def states(self) -> Mapping[str, Any]:
+        """Case id -> the engine's state for every case it still keeps."""
+        return self._states
+
+    def open_clocks(self) -> list[OpenClock]:
+        """Cycles still running now; ``breached`` when their breach has fired (deadline passed)."""
+        return [
+            OpenClock(ref=o.ref, started_at=o.started_at, deadline=o.deadline, breached=o.breached)
+            for o in self._open.values()
+        ]
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def feed(self, event: LifecycleEvent) -> list[Emitted]:
+        """Apply one event: first fire what the new watermark makes due, then the event."""
+        self.events += 1
+        out = self.tick(event.occurred_at)
+        assert self._clock is not None
+        now = self._clock.now()
+        step = self._engine.apply(self._states.get(event.case_id), event, now)
+        self._take(event.case_id, step, now, event, out)
+        self._fire(now, out)
+        return out
+
+    def tick(self, event_time: datetime) -> list[Emitted]:
+        """Move the watermark as an event at ``event_time`` would, without applying one.
+
+        Explaining one case replays only its events but ticks for every other event, so its
+        timers fire exactly when they would in a full replay.
+        """
+        event_time = event_time.astimezone(UTC)
+        if self.latest is None or event_time > self.latest:
+            self.latest = event_time
+        mark = event_time - self._lateness
+        out: list[Emitted] = []
+        if self._clock is None:
+            self._clock = ManualClock(mark)
+        elif mark > self._clock.now():
+            self._fire(mark, out)
+            self._clock.set(mark)
+        return out
+
+    def advance_to(self, when: datetime) -> list[Emitted]:
+        """Move the watermark to ``when`` (if later) and fire everything due by then."""
+        out: list[Emitted] = []
+        if self._clock is None:
+            self._clock = ManualClock(when)
+        self._fire(when, out)
+        self._clock.set(when)
+        return out
+
+    def _fire(self, until: datetime, out: list[Emitted]) -> None:
+        """Fire every timer due at or before ``until``, earliest first, at its own due time."""
+        assert self._clock is not None
+        while self._heap and self._heap[0][0] <= until:
+            due, _, case_id = heapq.heappop(self._heap)
+            if self._due.get(case_id) != due or case_id not in self._states:
+                continue  # superseded by a later step of the same case
+            del self._due[case_id]
+            self._clock.set(due)
+            now = self._clock.now()
+            step = self._engine.advance(self._states[case_id], now)
+            self._take(case_id, step, now, None, out)
+
+    def _take(
+        self,
+        case_id: str,
+        step: StepLike,
+        now: datetime,
+        event: LifecycleEvent | None,
+        out: list[Emitted],
+    ) -> None:
+        if step.state is None:
+            self._states.pop(case_id, None)
+            self._due.pop(case_id, None)
+        else:
+            self._states[case_id] = step.state
+            if step.next_due is None:
+                self._due.pop(case_id, None)
+            else:
+                due = step.next_due.astimezone(UTC)
+                self._due[case_id] = due
+                self._seq += 1
+                heapq.heappush(self._heap, (due, self._seq, case_id))
+        for effect in step.effects:
+            self._track(effect)
+            emitted = Emitted(case_id=case_id, at=now, effect=effect, event=event)
+            out.append(emitted)
+            if self._listener is not None:
+                self._listener(emitted)
+
+    def _track(self, effect: Effect) -> None:
+        """Keep the set of open cycles up to date, for :meth:`open_clocks`."""
+        if isinstance(effect, ClockStarted):
+            ref = effect.ref
+            key = (ref.case_id, ref.clock, ref.cycle)
+            self._open[key] = _Open(ref, effect.started_at, effect.deadline)
+            return
+        if isinstance(effect, WarningDue | Breached | BreachRetracted | ClockEnded):
+            record = effect.record
+            key = (record.case_id, record.clock, record.cycle)
+            if isinstance(effect, ClockEnded):
+                self._open.pop(key, None)
+                return
+            current = self._open.get(key)
+            if current is None:
+                return
+            current.deadline = record.deadline
+            if isinstance(effect, Breached):
+                current.breached = True
+            elif isinstance(effect, BreachRetracted):
+                current.breached = False
+
+
+def replay(
+    events: Iterable[LifecycleEvent],
+    engine: EngineLike,
+    allowed_lateness: timedelta,
+    *,
+    presorted: bool = False,
+) -> Iterator[Emitted]:
+    """Every effect of replaying ``events`` in event time, in the order they happen.
+
+    Args:
+        events: the recorded events, in any order unless ``presorted``.
+        engine: the engine to drive.
+        allowed_lateness: how far the watermark trails the latest event time.
+        presorted: the events already come in time order; stream them without sorting.
+    """
+    driver = Replay(engine, allowed_lateness)
+    ordered = events if presorted else sort_events(events)
+    for event in ordered:
+        yield from driver.feed(event)

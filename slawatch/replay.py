@@ -1,0 +1,497 @@
+"""``slawatch replay``: run a recorded event log through the real pipeline, in event time.
+
+The files are read through the topic mapping (the same :class:`~streams.mapping.TopicMapping`
+the ingest agent uses), the events are ordered by their own time and driven through the same
+:class:`~sla.engine.Engine` the worker runs, by :class:`sla.replay.Replay`. Outcomes and
+breaches are written as JSON lines in the schema of ``sla.outcomes`` and ``sla.breaches``; a
+summary per clock ends the run. ``--compare`` replays the same events under a second policy
+and prints how breaches and attainment change.
+
+Inputs are ``PATH`` (the file goes through every topic of the topics file, in its order: the
+way one recorded feed yields a derived "opened" topic and the updates) or ``TOPIC=PATH``. A
+``.csv`` file's first line is its header and is skipped; ``.gz`` and ``.zip`` (first member,
+or ``archive.zip:member``) are read directly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import heapq
+import io
+import sys
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from sla.calendar import build_calendars
+from sla.config_file import ConfigError
+from sla.effects import Breached, BreachRetracted, ClockEnded, EventIgnored, WarningDue
+from sla.engine import Engine
+from sla.events import LifecycleEvent
+from sla.policy import PolicySpec
+from sla.policy_file import load_policy
+from sla.records import BreachRecord, OutcomeRecord
+from sla.replay import Emitted, Replay
+from sla.reports import OpenClock, compare, tally, tally_table
+from streams.mapping import EventSkipped, MappingError, TopicMapping
+from streams.topics import load_topics
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "DecodeStats",
+    "ReplayResult",
+    "Source",
+    "build_engine",
+    "decoded",
+    "load_events",
+    "main",
+    "parse_sources",
+    "read_records",
+    "replay_files",
+    "run_replay",
+    "stream_events",
+]
+
+#: How long a finished case is remembered in replay. Longer than any case's quiet spell in
+#: the logs replayed, so a late duplicate is recognised instead of starting the case again.
+DEFAULT_RETENTION = timedelta(days=400)
+
+_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file read through one topic's mapping."""
+
+    path: Path
+    topic: str
+    mapping: TopicMapping
+
+    @property
+    def label(self) -> str:
+        return f"{self.topic}={self.path}"
+
+
+@dataclass
+class DecodeStats:
+    """What reading the files gave: records read, events decoded, and what was refused."""
+
+    records: int = 0
+    decoded: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def refuse(self, source: Source, line: int, error: MappingError) -> None:
+        target = self.skipped if isinstance(error, EventSkipped) else self.rejected
+        target[f"{source.topic}: {error.reason}"] += 1
+        if not isinstance(error, EventSkipped) and len(self.examples) < _EXAMPLES:
+            self.examples.append(f"{source.path}:{line}: {error.detail}")
+
+
+def parse_sources(inputs: Sequence[str], mappings: dict[str, TopicMapping]) -> list[Source]:
+    """``PATH`` (every topic, in file order) or ``TOPIC=PATH`` -> sources.
+
+    Raises:
+        ValueError: an unknown topic or a missing file, naming the known topics.
+    """
+    sources: list[Source] = []
+    for item in inputs:
+        topic, sep, rest = item.partition("=")
+        if sep and topic in mappings:
+            topics, path = [topic], Path(rest)
+        elif sep and not Path(item).exists():
+            known = ", ".join(mappings)
+            raise ValueError(f"unknown topic {topic!r} in {item!r}; the topics file has: {known}")
+        else:
+            topics, path = list(mappings), Path(item)
+        if not _archive_path(path).exists():
+            raise ValueError(f"input file {path} does not exist")
+        sources.extend(Source(path, t, mappings[t]) for t in topics)
+    if not sources:
+        raise ValueError("give at least one event log file")
+    return sources
+
+
+def _archive_path(path: Path) -> Path:
+    """``data.zip:member.csv`` -> ``data.zip``; any other path unchanged."""
+    text = str(path)
+    if ".zip:" in text:
+        return Path(text.split(".zip:", 1)[0] + ".zip")
+    return path
+
+
+def _open(path: Path) -> IO[bytes]:
+    text = str(path)
+    if ".zip" in text and (text.endswith(".zip") or ".zip:" in text):
+        archive = zipfile.ZipFile(_archive_path(path))
+        member = text.split(".zip:", 1)[1] if ".zip:" in text else archive.namelist()[0]
+        return archive.open(member)
+    if text.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_records(source: Source) -> Iterator[tuple[int, bytes]]:
+    """(line number, record bytes) of a file: one JSON object or CSV record per line.
+
+    The header line of a CSV file is skipped; blank lines are left out.
+    """
+    with _open(source.path) as raw:
+        stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw
+        for number, line in enumerate(stream, start=1):
+            if number == 1 and source.mapping.format == "csv":
+                continue
+            record = line.rstrip(b"\r\n")
+            if record.strip():
+                yield number, record
+
+
+def _decode(
+    source: Source, records: Iterable[tuple[int, bytes]], stats: DecodeStats
+) -> Iterator[LifecycleEvent]:
+    decode = source.mapping.decode
+    for number, record in records:
+        stats.records += 1
+        try:
+            event = decode(None, record)
+        except MappingError as error:
+            stats.refuse(source, number, error)
+            continue
+        stats.decoded += 1
+        yield event
+
+
+ProgressHook = Callable[[int], None]
+
+
+def load_events(
+    sources: Sequence[Source], stats: DecodeStats, on_record: ProgressHook | None = None
+) -> list[bytes]:
+    """Every event of ``sources`` in event-time order, as canonical JSON (compact in memory).
+
+    At equal times the earlier source comes first, then the earlier line: a derived "opened"
+    topic listed first starts a case before that same record's own update is applied.
+    """
+    keyed: list[tuple[float, int, bytes]] = []
+    seq = 0
+    for source in sources:
+        for event in _decode(source, _counting(read_records(source), on_record), stats):
+            keyed.append((event.occurred_at.timestamp(), seq, event.model_dump_json().encode()))
+            seq += 1
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [payload for _, _, payload in keyed]
+
+
+def _counting(
+    records: Iterator[tuple[int, bytes]], hook: ProgressHook | None
+) -> Iterator[tuple[int, bytes]]:
+    for item in records:
+        if hook is not None:
+            hook(1)
+        yield item
+
+
+def stream_events(sources: Sequence[Source], stats: DecodeStats) -> Iterator[LifecycleEvent]:
+    """Events of already time-ordered files, merged by time without holding them in memory."""
+    streams = [_decode(s, read_records(s), stats) for s in sources]
+    return heapq.merge(*streams, key=lambda e: e.occurred_at.astimezone(UTC))
+
+
+def build_engine(spec: PolicySpec, retention: timedelta = DEFAULT_RETENTION) -> Engine:
+    """The engine the worker would build for ``spec``, with replay's retention."""
+    return Engine(spec, build_calendars(spec), retention=retention)
+
+
+@dataclass
+class ReplayResult:
+    """Everything one replay produced."""
+
+    policy_version: str
+    outcomes: list[OutcomeRecord] = field(default_factory=list)
+    breaches: list[BreachRecord] = field(default_factory=list)
+    warnings: int = 0
+    ignored: Counter[str] = field(default_factory=Counter)
+    open_clocks: list[OpenClock] = field(default_factory=list)
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: int = 0
+    first_event: datetime | None = None
+    last_event: datetime | None = None
+    watermark: datetime | None = None
+    seconds: float = 0.0
+
+    def collect(self, item: Emitted) -> None:
+        """Keep one effect of the replay."""
+        effect = item.effect
+        if isinstance(effect, ClockEnded):
+            self.outcomes.append(effect.record)
+        elif isinstance(effect, Breached | BreachRetracted):
+            self.breaches.append(effect.record)
+        elif isinstance(effect, WarningDue):
+            self.warnings += 1
+        elif isinstance(effect, EventIgnored):
+            self.ignored[effect.reason] += 1
+
+
+def _remember(cases: dict[str, dict[str, Any]], event: LifecycleEvent) -> None:
+    """Keep each case's latest attribute values (class, channel, satisfaction) for reports."""
+    attributes = event.attributes.model_dump(exclude_none=True)
+    book = cases.setdefault(event.case_id, {})
+    book.update({k: v for k, v in attributes.items() if v != ""})
+
+
+def run_replay(
+    events: Iterable[LifecycleEvent],
+    spec: PolicySpec,
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    on_event: ProgressHook | None = None,
+    listener: Callable[[Emitted], None] | None = None,
+    keep_cases: bool = True,
+) -> ReplayResult:
+    """Replay time-ordered ``events`` under ``spec``; the outcomes, breaches and open clocks.
+
+    Args:
+        events: canonical events, already in event-time order.
+        spec: the policy to judge them by.
+        retention: how long finished cases are remembered (see :data:`DEFAULT_RETENTION`).
+        on_event: called after each event (a progress bar).
+        listener: called with every effect as it happens.
+        keep_cases: keep each case's last attributes (for the weekly report).
+    """
+    result = ReplayResult(policy_version=spec.version)
+
+    def listen(item: Emitted) -> None:
+        result.collect(item)
+        if listener is not None:
+            listener(item)
+
+    driver = Replay(build_engine(spec, retention), spec.allowed_lateness, listener=listen)
+    started = time.perf_counter()
+    for event in events:
+        driver.feed(event)
+        if keep_cases:
+            _remember(result.cases, event)
+        if result.first_event is None:
+            result.first_event = event.occurred_at
+        if on_event is not None:
+            on_event(1)
+    result.seconds = time.perf_counter() - started
+    result.events = driver.events
+    result.last_event = driver.latest
+    result.watermark = driver.watermark
+    result.open_clocks = driver.open_clocks()
+    return result
+
+
+def decoded(payloads: Iterable[bytes]) -> Iterator[LifecycleEvent]:
+    """Events from the compact JSON :func:`load_events` returns."""
+    for payload in payloads:
+        yield LifecycleEvent.model_validate_json(payload)
+
+
+def replay_files(
+    inputs: Sequence[str],
+    topics: Path,
+    policies: Path,
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+) -> tuple[ReplayResult, DecodeStats]:
+    """Read, order and replay event log files in one call (tests, reports, notebooks).
+
+    Args:
+        inputs: ``PATH`` or ``TOPIC=PATH`` items, as on the command line.
+        topics: the topics file whose mappings decode the files.
+        policies: the policy file to judge by.
+        retention: how long finished cases are remembered.
+    """
+    config = load_topics(topics)
+    sources = parse_sources(inputs, config.mappings())
+    stats = DecodeStats()
+    payloads = load_events(sources, stats)
+    result = run_replay(decoded(payloads), load_policy(policies), retention=retention)
+    return result, stats
+
+
+def _write_jsonl(path: Path, records: Iterable[Any]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(record.model_dump_json())
+            out.write("\n")
+            count += 1
+    return count
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """What ``slawatch replay`` was asked to do."""
+
+    inputs: Sequence[str]
+    topics: Path
+    policies: Path
+    compare: Path | None = None
+    out: Path | None = None
+    presorted: bool = False
+    retention: timedelta = DEFAULT_RETENTION
+    progress: bool = True
+    by_team: bool = False
+
+
+def prepare(
+    options: ReplayOptions, console: Console
+) -> tuple[list[Source], DecodeStats, list[bytes] | None]:
+    """Load the topics file, the inputs and (unless presorted) the ordered events."""
+    config = load_topics(options.topics)
+    sources = parse_sources(options.inputs, config.mappings())
+    stats = DecodeStats()
+    if options.presorted:
+        return sources, stats, None
+    with _progress(console, options.progress) as bar:
+        task = bar.add_task("reading", total=None)
+        payloads = load_events(sources, stats, lambda n: bar.advance(task, n))
+        bar.update(task, total=stats.records, completed=stats.records)
+    return sources, stats, payloads
+
+
+def replay_once(
+    spec: PolicySpec,
+    options: ReplayOptions,
+    sources: Sequence[Source],
+    stats: DecodeStats,
+    payloads: list[bytes] | None,
+    console: Console,
+    label: str,
+) -> ReplayResult:
+    """One run of the engine over the prepared events, with a progress bar."""
+    with _progress(console, options.progress) as bar:
+        total = len(payloads) if payloads is not None else None
+        task = bar.add_task(f"replaying {label}", total=total)
+        events: Iterable[LifecycleEvent]
+        events = stream_events(sources, stats) if payloads is None else decoded(payloads)
+        return run_replay(
+            events,
+            spec,
+            retention=options.retention,
+            on_event=lambda n: bar.advance(task, n),
+        )
+
+
+def main(options: ReplayOptions) -> int:
+    """Run ``slawatch replay``; the process exit code."""
+    console = Console(stderr=True, highlight=False)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
+    try:
+        spec = load_policy(options.policies)
+        current = load_policy(options.compare) if options.compare is not None else None
+        sources, stats, payloads = prepare(options, console)
+    except (ConfigError, ValueError, OSError) as error:
+        return _exit_on_error(error)
+    result = replay_once(spec, options, sources, stats, payloads, console, spec.version)
+    if options.out is not None:
+        _write_outputs(options.out, result, console)
+    _print_summary(out, result, stats, options.by_team)
+    if current is not None:
+        before = replay_once(current, options, sources, stats, payloads, console, current.version)
+        _print_comparison(out, before, result)
+    return 0
+
+
+def _write_outputs(directory: Path, result: ReplayResult, console: Console) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    outcomes = _write_jsonl(directory / "outcomes.jsonl", result.outcomes)
+    breaches = _write_jsonl(directory / "breaches.jsonl", result.breaches)
+    console.print(
+        f"wrote {outcomes} outcomes to {directory / 'outcomes.jsonl'} and {breaches} breach "
+        f"records to {directory / 'breaches.jsonl'}"
+    )
+
+
+def _print_summary(out: Console, result: ReplayResult, stats: DecodeStats, by_team: bool) -> None:
+    from slawatch.report_render import render_table
+
+    rate = result.events / result.seconds if result.seconds else 0.0
+    span = ""
+    if result.first_event is not None and result.last_event is not None:
+        days = (result.last_event - result.first_event) / timedelta(days=1)
+        span = (
+            f" from {result.first_event:%Y-%m-%d} to {result.last_event:%Y-%m-%d} "
+            f"({days:,.0f} days)"
+        )
+    out.print(
+        f"policy {result.policy_version}: {result.events:,} events{span} replayed in "
+        f"{result.seconds:,.1f} s ({rate:,.0f} events/s); {len(result.outcomes):,} outcomes, "
+        f"{sum(1 for b in result.breaches if b.type == 'breach'):,} breaches, "
+        f"{result.warnings:,} warnings"
+    )
+    render_table(out, tally_table(tally(result.outcomes, result.open_clocks)))
+    if by_team:
+        tallies = tally(result.outcomes, result.open_clocks, by_team=True)
+        render_table(out, tally_table(tallies, title="Attainment per clock and team"))
+    still_open = [c for c in result.open_clocks if not c.breached]
+    if result.open_clocks:
+        watermark = f"{result.watermark:%Y-%m-%d %H:%M} UTC" if result.watermark else "-"
+        out.print(
+            f"{len(result.open_clocks):,} clocks still running at the end of the log (last "
+            f"watermark {watermark}): {len(still_open):,} open, "
+            f"{len(result.open_clocks) - len(still_open):,} breached"
+        )
+    if result.ignored:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.ignored.items()))
+        out.print(f"events that changed no clock: {reasons}")
+    if stats.rejected or stats.skipped:
+        for label, counter in (("refused", stats.rejected), ("skipped", stats.skipped)):
+            if counter:
+                items = ", ".join(f"{k} {v:,}" for k, v in sorted(counter.items()))
+                out.print(f"records {label} by the mapping: {items}")
+        for example in stats.examples:
+            out.print(f"  e.g. {example}")
+
+
+def _print_comparison(out: Console, before: ReplayResult, after: ReplayResult) -> None:
+    from slawatch.report_render import render_table
+
+    old_all = tally(before.outcomes, before.open_clocks)
+    new_all = tally(after.outcomes, after.open_clocks)
+    old_team = tally(before.outcomes, before.open_clocks, by_team=True)
+    new_team = tally(after.outcomes, after.open_clocks, by_team=True)
+    table = compare(old_all + old_team, new_all + new_team, changed_teams_only=True)
+    out.print(
+        f"current policy {before.policy_version} → candidate {after.policy_version} (same events):"
+    )
+    render_table(out, table)
+
+
+def _exit_on_error(error: Exception) -> int:
+    print(f"slawatch replay: {error}", file=sys.stderr)
+    return 2

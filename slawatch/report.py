@@ -1,0 +1,199 @@
+"""``slawatch report weekly|monthly``: supervisors' reports from a replay or the outcomes topic.
+
+The outcome records come from one of three places: a replay of event log files (``--log``,
+which also gives each case's attributes for the counts by class and channel), a JSON-lines
+file of outcomes (``--outcomes``, as ``slawatch replay --out`` writes it), or the
+``sla.outcomes`` topic itself read over a time range (``--kafka``). The numbers are computed
+by :mod:`sla.reports` and drawn by :mod:`slawatch.report_render`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+
+from sla.records import OutcomeRecord
+from sla.reports import Report, monthly_responsibility, weekly_summary
+from slawatch.replay import replay_files
+from slawatch.report_render import render_report, report_csv, report_html
+
+__all__ = ["ReportOptions", "main", "period", "read_outcomes_file", "read_outcomes_topic"]
+
+Kind = Literal["weekly", "monthly"]
+Format = Literal["table", "csv", "html"]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What ``slawatch report`` was asked for."""
+
+    kind: Kind
+    logs: Sequence[str] = ()
+    topics: Path = Path("config/topics.yaml")
+    policies: Path = Path("config/policies.yaml")
+    outcomes: Path | None = None
+    kafka: str | None = None
+    outcomes_topic: str = "sla.outcomes"
+    since: str | None = None
+    until: str | None = None
+    everything: bool = False
+    timezone: str = "Asia/Shanghai"
+    case_kind: str | None = None
+    resolution_clocks: Sequence[str] = field(default_factory=tuple)
+    format: Format = "table"
+    output: Path | None = None
+
+
+def read_outcomes_file(path: Path) -> Iterator[OutcomeRecord]:
+    """Outcome records from a JSON-lines file (blank lines skipped)."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield OutcomeRecord.model_validate_json(line)
+
+
+def read_outcomes_topic(
+    bootstrap: str, topic: str, since: datetime | None, until: datetime | None
+) -> Iterator[OutcomeRecord]:
+    """Outcome records of ``topic`` written from ``since`` (by record time) up to now.
+
+    Reads every partition from the first offset at or after ``since`` to the end offset seen
+    at the start; records whose cycle ended at or after ``until`` are left to the caller.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+        value_deserializer=None,
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise ValueError(f"topic {topic} does not exist on {bootstrap}")
+        consumer.assign(partitions)
+        ends = consumer.end_offsets(partitions)
+        if since is not None:
+            starts = consumer.offsets_for_times(
+                {tp: int(since.timestamp() * 1000) for tp in partitions}
+            )
+            for tp in partitions:
+                found = starts.get(tp)
+                consumer.seek(tp, found.offset if found is not None else ends[tp])
+        else:
+            consumer.seek_to_beginning(*partitions)
+        remaining = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+        while remaining:
+            batch = consumer.poll(timeout_ms=1000)
+            if not batch:
+                break
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset < ends[tp]:
+                        yield OutcomeRecord.model_validate_json(message.value)
+                if consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        consumer.close()
+
+
+def _parse_time(text: str, zone: tzinfo) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def period(
+    kind: Kind, latest: datetime | None, since: str | None, until: str | None, zone: tzinfo
+) -> tuple[datetime | None, datetime | None]:
+    """The report's ``[start, end)``: as given, else the week or month of the latest outcome.
+
+    Weeks start on Monday 00:00 and months on the 1st, in ``zone``.
+
+    >>> from datetime import UTC
+    >>> period("weekly", datetime(2026, 11, 12, 15, tzinfo=UTC), None, None, UTC)[0].isoformat()
+    '2026-11-09T00:00:00+00:00'
+    """
+    if since is not None or until is not None:
+        start = _parse_time(since, zone) if since else None
+        end = _parse_time(until, zone) if until else None
+        return start, end
+    if latest is None:
+        return None, None
+    local = latest.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "weekly":
+        start = midnight - timedelta(days=local.weekday())
+        return start, start + timedelta(days=7)
+    start = midnight.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+def build(options: ReportOptions) -> Report:
+    """Gather the outcomes and compute the report."""
+    zone = ZoneInfo(options.timezone)
+    cases: dict[str, dict[str, Any]] = {}
+    if options.logs:
+        result, _ = replay_files(options.logs, options.topics, options.policies)
+        outcomes = result.outcomes
+        cases = result.cases
+    elif options.outcomes is not None:
+        outcomes = list(read_outcomes_file(options.outcomes))
+    elif options.kafka is not None:
+        since = _parse_time(options.since, zone) if options.since else None
+        until = _parse_time(options.until, zone) if options.until else None
+        outcomes = list(read_outcomes_topic(options.kafka, options.outcomes_topic, since, until))
+    else:
+        raise ValueError("give --log FILE..., --outcomes FILE or --kafka BOOTSTRAP")
+    latest = max((r.ended_at for r in outcomes), default=None)
+    start, end = (None, None)
+    if not options.everything:
+        start, end = period(options.kind, latest, options.since, options.until, zone)
+    if options.kind == "weekly":
+        return weekly_summary(
+            outcomes,
+            cases,
+            start=start,
+            end=end,
+            case_kind=options.case_kind,
+            resolution_clocks=options.resolution_clocks or None,
+        )
+    return monthly_responsibility(outcomes, start=start, end=end, case_kind=options.case_kind)
+
+
+def main(options: ReportOptions) -> int:
+    """Run ``slawatch report``; the process exit code."""
+    try:
+        report = build(options)
+    except ValueError as error:
+        print(f"slawatch report: {error}", file=sys.stderr)
+        return 2
+    if options.format == "html":
+        text = report_html(report)
+    elif options.format == "csv":
+        from io import StringIO
+
+        buffer = StringIO()
+        report_csv(report, buffer)
+        text = buffer.getvalue()
+    else:
+        if options.output is not None:
+            with options.output.open("w", encoding="utf-8") as handle:
+                render_report(Console(file=handle, width=140, highlight=False), report)
+        else:
+            render_report(Console(highlight=False), report)
+        return 0
+    if options.output is not None:
+        options.output.write_text(text, encoding="utf-8")
+        print(f"wrote {options.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
