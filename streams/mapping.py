@@ -299,6 +299,8 @@ class CsvFormat:
     columns: tuple[str, ...]
     delimiter: str = ","
     quotechar: str = '"'
+    #: Cells that mean "no value" besides the empty cell (e.g. ServiceNow's ``?``).
+    null_values: frozenset[str] = frozenset()
 
 
 def _event_id(values: Mapping[str, Any], names: Sequence[str]) -> str:
@@ -421,7 +423,7 @@ class TopicMapping:
                 f"name {len(layout.columns)} ({', '.join(layout.columns)}): {_show(row)}",
             )
         return {
-            name: (cell if cell != "" else None)
+            name: (None if cell == "" or cell in layout.null_values else cell)
             for name, cell in zip(layout.columns, row, strict=True)
         }
 

@@ -153,6 +153,9 @@ class CsvSpec(_Strict):
     columns: list[str] = Field(min_length=1)
     delimiter: str = Field(",", min_length=1, max_length=1)
     quotechar: str = Field('"', min_length=1, max_length=1)
+    null_values: list[str] = Field(
+        default_factory=list, description='cells meaning "no value" besides the empty one'
+    )
 
     @field_validator("columns")
     @classmethod
@@ -240,7 +243,12 @@ class TopicSpec(_Strict):
         """The pure runtime mapping for this topic."""
         csv = None
         if self.csv is not None:
-            csv = CsvFormat(tuple(self.csv.columns), self.csv.delimiter, self.csv.quotechar)
+            csv = CsvFormat(
+                tuple(self.csv.columns),
+                self.csv.delimiter,
+                self.csv.quotechar,
+                frozenset(self.csv.null_values),
+            )
         common: dict[str, Any] = {
             "topic": self.name,
             "format": self.format,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -466,6 +467,14 @@ class TestCsv:
         """Wrong column counts, several records and bad bytes are invalid_csv."""
         error = error_of(CSV, value)
         assert ("invalid_csv", True) == (error.reason, named in error.detail)
+
+    def test_null_values(self) -> None:
+        """A cell listed in null_values (ServiceNow's ``?``) counts as no value."""
+        mapping = dataclasses.replace(
+            CSV, csv=CsvFormat(columns=CSV.csv.columns, null_values=frozenset({"?"}))
+        )
+        event = mapping.decode(None, b"T-1,email_received,1794360600,?")
+        assert None is event.attributes.region
 
     def test_missing_cell(self) -> None:
         """An empty required cell is missing_field naming the column path."""
