@@ -1,0 +1,183 @@
+"""Replay throughput: events per second through ``slawatch replay`` on the real public logs.
+
+For each log: read and map the CSV through its topics file, order the events by time, then
+drive the engine in event time (:class:`sla.replay.Replay`), exactly as ``slawatch replay``
+does. Reported per phase (reading + mapping + sorting, replaying) and end to end, with the
+span of history covered, so "years of history in minutes" is a measured number.
+
+The logs are ``../shared/data`` beside the repository (see each SOURCE.md); a log that is
+absent is skipped.
+
+Usage::
+
+    .venv/bin/python bench/replay.py                  # print a table
+    .venv/bin/python bench/replay.py --write-readme   # also update bench/README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sla.policy_file import load_policy  # noqa: E402
+from slawatch.replay import (  # noqa: E402
+    DecodeStats,
+    decoded,
+    load_events,
+    parse_sources,
+    run_replay,
+)
+from streams.topics import load_topics  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+DATASETS = ROOT / "config" / "datasets"
+README = ROOT / "bench" / "README.md"
+BEGIN = "<!-- replay-bench:begin -->"
+END = "<!-- replay-bench:end -->"
+
+
+@dataclass(frozen=True)
+class Log:
+    name: str
+    path: Path
+    config: str
+
+
+LOGS = (
+    Log("Helpdesk (finale.csv)", DATA / "helpdesk" / "finale.csv", "helpdesk"),
+    Log(
+        "ServiceNow, first 5,000 incidents",
+        DATA / "servicenow-incidents" / "incident_event_log_first5000.csv",
+        "servicenow",
+    ),
+    Log(
+        "ServiceNow, full log (zip)",
+        DATA / "servicenow-incidents" / "incident_event_log.zip",
+        "servicenow",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    log: Log
+    records: int
+    events: int
+    outcomes: int
+    days: float
+    read_s: float
+    replay_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.read_s + self.replay_s
+
+
+def measure(log: Log) -> Result:
+    topics = DATASETS / f"{log.config}-topics.yaml"
+    spec = load_policy(DATASETS / f"{log.config}-policies.yaml")
+    sources = parse_sources([str(log.path)], load_topics(topics).mappings())
+    stats = DecodeStats()
+    started = time.perf_counter()
+    payloads = load_events(sources, stats)
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    result = run_replay(decoded(payloads), spec, keep_cases=False)
+    replay_s = time.perf_counter() - started
+    days = 0.0
+    if result.first_event is not None and result.last_event is not None:
+        days = (result.last_event - result.first_event).total_seconds() / 86400
+    return Result(
+        log,
+        stats.records // max(len(sources), 1),
+        result.events,
+        len(result.outcomes),
+        days,
+        read_s,
+        replay_s,
+    )
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| log | CSV rows | events | history | outcomes | read + map + sort | replay "
+        "| events/s (replay) | events/s (end to end) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.log.name} | {r.records:,} | {r.events:,} | {r.days:,.0f} days "
+            f"| {r.outcomes:,} | {r.read_s:.1f} s | {r.replay_s:.1f} s "
+            f"| {r.events / r.replay_s:,.0f} | {r.events / r.total_s:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def section(results: list[Result]) -> str:
+    machine = (
+        f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}"
+    )
+    return "\n".join(
+        [
+            BEGIN,
+            "## Replay throughput (`bench/replay.py`)",
+            "",
+            "`slawatch replay` on the real public logs of `../shared/data` with the policies of "
+            "`config/datasets/`. Each CSV record is read through two topic mappings (a derived "
+            "`*.opened` topic and the updates), so there are two events per record. *Read + map "
+            "+ sort* decodes every record through the topic mapping and orders the events by "
+            "time; *replay* drives the engine in event time (watermark = latest event time − "
+            "allowed lateness), firing every warning and breach timer. One process, one core.",
+            "",
+            table(results),
+            "",
+            f"Measured with {machine}; run `.venv/bin/python bench/replay.py --write-readme` to "
+            "refresh. The engine recomputes each open cycle's warning and deadline times after "
+            "every event (working-time calendar arithmetic), which is where most replay time "
+            "goes.",
+            END,
+        ]
+    )
+
+
+def write_readme(text: str) -> None:
+    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
+    if BEGIN in current and END in current:
+        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+        updated = pattern.sub(lambda _: text, current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text + "\n"
+    README.write_text(updated, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write-readme", action="store_true", help="update bench/README.md")
+    parser.add_argument("--only", help="run only logs whose name contains this text")
+    args = parser.parse_args()
+    results = []
+    for log in LOGS:
+        if args.only and args.only.lower() not in log.name.lower():
+            continue
+        if not log.path.exists():
+            print(f"skipped {log.name}: {log.path} is absent", file=sys.stderr)
+            continue
+        print(f"replaying {log.name} ...", file=sys.stderr)
+        results.append(measure(log))
+    print(table(results))
+    if args.write_readme and results:
+        write_readme(section(results))
+        print(f"updated {README}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,234 @@
+"""Events per second through one slawatch worker, next to a raw aiokafka consume-and-decode loop.
+
+Both read the same backlog on the same topic of a fresh Tansu broker in the same run:
+
+* **raw**: one ``AIOKafkaConsumer`` reads every message and decodes it with the topic's mapping
+  (``TopicMapping.decode``): the floor cost of getting canonical events out of Kafka in Python.
+* **worker**: ``slawatch worker`` (subprocess, memory store, ``SLAWATCH_TANSU=1``) reads the
+  backlog: ingest → ``slawatch.events`` → clock agent → ``cases`` table (changelog) + outcome
+  records. The clock starts when ``/ready`` answers and stops when every case's outcome has
+  been counted in ``/metrics``.
+
+The backlog is N/2 complaints, each ``complaint_registered`` then ``complaint_acknowledged``
+ten minutes later (event time), judged by ``config/policies.yaml``: 2 clocks start per case and
+one ends with an outcome.
+
+Usage::
+
+    .venv/bin/python bench/throughput.py --events 20000 --write-readme
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streams.admin import ensure_topics  # noqa: E402
+from streams.broker import TansuBroker, free_port  # noqa: E402
+from streams.topics import load_topics  # noqa: E402
+
+TOPIC = "bench.complaints"
+
+
+def _events(n: int) -> list[tuple[bytes, bytes]]:
+    base = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    out = []
+    for i in range(n // 2):
+        case = f"B-{i:07d}"
+        at = base + timedelta(seconds=i)
+        for j, (kind, delta) in enumerate(
+            (("complaint_registered", 0), ("complaint_acknowledged", 600))
+        ):
+            event = {
+                "event_id": f"{case}-{j}",
+                "case_id": case,
+                "case_kind": "complaint",
+                "event_type": kind,
+                "occurred_at": (at + timedelta(seconds=delta)).isoformat(),
+                "attributes": {"team": "cs-frontline", "region": "north", "channel": "phone"},
+            }
+            out.append((case.encode(), json.dumps(event).encode()))
+    # registrations first, then acknowledgements: a realistic gap between start and stop
+    return out[0::2] + out[1::2]
+
+
+async def _produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    await producer.start()
+    try:
+        futures = [await producer.send(TOPIC, value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _raw(bootstrap: str, n: int, topics_file: Path) -> float:
+    mapping = load_topics(topics_file).mappings()[TOPIC]
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{time.time_ns()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen, started = 0, None
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                if started is None:
+                    started = time.perf_counter()
+                for record in records:
+                    mapping.decode(record.key, record.value)
+                    seen += 1
+        assert started is not None
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def _metric_sum(port: int, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as resp:
+        text = resp.read().decode()
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    )
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _worker(broker: str, n: int, topics_file: Path, workdir: Path, partitions: int) -> float:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLAWATCH_BROKER": broker,
+        "SLAWATCH_TANSU": "1",
+        "SLAWATCH_APP_ID": f"bench{time.time_ns()}",
+        "SLAWATCH_POLICIES": str(ROOT / "config" / "policies.yaml"),
+        "SLAWATCH_TOPICS": str(topics_file),
+        "SLAWATCH_PARTITIONS": str(partitions),
+        "SLAWATCH_WEB_PORT": str(port),
+        "SLAWATCH_DATADIR": str(workdir / "data"),
+        "SLAWATCH_LOG_FORMAT": "json",
+        "SLAWATCH_LOG_LEVEL": "warning",
+    }
+    log = (workdir / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "slawatch"), "worker"],
+        env=env,
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _ready(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start; see {workdir / 'worker.log'}")
+            time.sleep(0.05)
+        started = time.perf_counter()
+        cases = n // 2
+        while _metric_sum(port, "slawatch_outcomes_total") < cases:
+            if proc.poll() is not None or time.monotonic() > deadline + 600:
+                raise RuntimeError(f"worker stopped early; see {workdir / 'worker.log'}")
+            time.sleep(0.1)
+        return n / (time.perf_counter() - started)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events (even number)")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=2, help="repeats of each measurement")
+    parser.add_argument("--write-readme", action="store_true", help="append to bench/README.md")
+    args = parser.parse_args()
+    n = args.events - args.events % 2
+    rows: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="slawatch-bench-") as tmp:
+        workdir = Path(tmp)
+        topics_file = workdir / "topics.yaml"
+        topics_file.write_text(f"version: 1\ntopics:\n  - name: {TOPIC}\n    mapping: canonical\n")
+        for run in range(args.runs):
+            with TansuBroker(log_path=workdir / f"tansu-{run}.log") as broker:
+                ensure_topics(broker.bootstrap, {TOPIC: args.partitions})
+                asyncio.run(_produce(broker.bootstrap, _events(n)))
+                raw = asyncio.run(_raw(broker.bootstrap, n, topics_file))
+                worker = _worker(broker.url, n, topics_file, workdir, args.partitions)
+            rows += [("raw aiokafka consume + decode", raw), ("slawatch worker", worker)]
+            print(f"run {run + 1}: raw {raw:,.0f} events/s, worker {worker:,.0f} events/s")
+    machine = _machine()
+    if args.write_readme:
+        _append_readme(machine, n, args.partitions, rows)
+
+
+def _append_readme(machine: dict[str, str], n: int, partitions: int, rows: list) -> None:
+    readme = ROOT / "bench" / "README.md"
+    lines = [
+        "",
+        f"### {machine['date']}: {n:,} events, {partitions} partitions",
+        "",
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, "
+        "Tansu (memory engine) on the same host.",
+        "",
+        "| loop | events/s |",
+        "|---|---|",
+        *[f"| {name} | {rate:,.0f} |" for name, rate in rows],
+        "",
+    ]
+    with readme.open("a") as out:
+        out.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

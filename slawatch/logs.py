@@ -1,0 +1,105 @@
+"""Logging, configured once at the process edge: structlog for our lines, and for everyone else's.
+
+JSON lines when stderr is not a terminal (or ``SLAWATCH_LOG_FORMAT=json``), the console
+renderer on a terminal. Faust, mode, aiokafka and every other stdlib logger go through the same
+formatter, so a worker's output is one stream of one format. Bind context (clock, topic,
+partition, offset) with ``structlog.contextvars`` or ``log.bind``; never log raw event payloads
+or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import sys
+from typing import Any, Literal
+
+import structlog
+
+__all__ = ["LogFormat", "configure_logging", "logging_dict_config", "resolve_format"]
+
+LogFormat = Literal["json", "console", "auto"]
+
+#: Libraries that are chatty at INFO; they log at WARNING unless the level is DEBUG.
+_QUIET = ("aiokafka", "kafka", "faust.transport", "faust.tables.recovery.Recovery")
+
+
+def resolve_format(fmt: str, stream: Any = None) -> Literal["json", "console"]:
+    """``auto`` becomes ``console`` on a terminal and ``json`` otherwise."""
+    if fmt in ("json", "console"):
+        return fmt  # type: ignore[return-value]
+    if fmt != "auto":
+        raise ValueError(f"log format must be json, console or auto, got {fmt!r}")
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "console" if callable(isatty) and isatty() else "json"
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _renderer(fmt: Literal["json", "console"]) -> Any:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=True)
+
+
+def logging_dict_config(fmt: str = "auto", level: str = "info") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dict routing all stdlib logging through structlog.
+
+    Faust's worker takes it as ``logging_config`` so it does not install its own handlers.
+    """
+    resolved = resolve_format(fmt)
+    level_name = level.upper()
+    pre_chain = _shared_processors()
+    processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if resolved == "json":
+        processors.append(structlog.processors.format_exc_info)
+    processors.append(_renderer(resolved))
+    quiet_level = "DEBUG" if level_name == "DEBUG" else "WARNING"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": processors,
+                "foreign_pre_chain": pre_chain,
+            }
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "structlog",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level_name, "handlers": ["default"]},
+        "loggers": {name: {"level": quiet_level} for name in _QUIET},
+    }
+
+
+def configure_logging(fmt: str = "auto", level: str = "info") -> None:
+    """Configure structlog and stdlib logging once for this process."""
+    logging.config.dictConfig(logging_dict_config(fmt, level))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

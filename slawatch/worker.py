@@ -1,0 +1,113 @@
+"""Run one slawatch stream worker: settings → logging → topics → Faust worker, until a signal.
+
+The worker serves ``/metrics``, ``/health`` and ``/ready`` on ``SLAWATCH_WEB_HOST:PORT``. It
+stops cleanly on SIGINT or SIGTERM (leaves the consumer group, flushes the producer). A bad
+setting, policy or topics file stops it before it connects, with a message that says what to
+fix.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+import structlog
+
+from slawatch.logs import configure_logging, logging_dict_config
+from slawatch.settings import Settings, SettingsError
+
+__all__ = ["StartupError", "prepare", "run_worker"]
+
+log = structlog.get_logger("slawatch.worker")
+
+
+class StartupError(RuntimeError):
+    """The worker cannot start; the message says why and what to change."""
+
+
+def prepare(settings: Settings):  # type: ignore[no-untyped-def]
+    """Build the app and create its topics; returns the :class:`streams.app.Runtime`."""
+    from sla.config_file import ConfigError
+    from streams.admin import ensure_topics, partition_counts
+    from streams.app import create_app
+
+    if settings.store.startswith("rocksdb"):
+        import importlib.util
+
+        if not any(importlib.util.find_spec(m) for m in ("rocksdict", "rocksdb")):
+            raise StartupError(
+                f"SLAWATCH_STORE={settings.store} needs rocksdict: pip install 'slawatch[rocksdb]'"
+            )
+    try:
+        runtime = create_app(settings)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from exc
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"cannot load the configuration: {exc}") from exc
+    sizes = runtime.topic_sizes()
+    try:
+        if settings.tansu:
+            # Development broker: create missing source topics too, so a worker may start
+            # before the first producer.
+            existing = partition_counts(settings.bootstrap, sorted(runtime.mappings))
+            for name in runtime.mappings:
+                sizes.setdefault(name, existing.get(name, settings.partitions))
+        ensure_topics(settings.bootstrap, sizes, strict=True)
+    except ConnectionError as exc:
+        raise StartupError(str(exc)) from exc
+    except Exception as exc:
+        if type(exc).__name__ == "TopicMismatch":
+            raise StartupError(str(exc)) from exc
+        raise
+    return runtime
+
+
+def run_worker(environ: Mapping[str, str] | None = None, *, loglevel: str | None = None) -> int:
+    """Run the worker in this process until it is stopped; returns the exit code.
+
+    Args:
+        environ: where to read ``SLAWATCH_*`` from; the process environment when None.
+        loglevel: overrides ``SLAWATCH_LOG_LEVEL``.
+    """
+    try:
+        settings = Settings.from_env(environ)
+    except SettingsError as exc:
+        print(f"slawatch worker: {exc}", file=sys.stderr)
+        return 2
+    if loglevel is not None:
+        settings = settings.model_copy(update={"log_level": loglevel.lower()})
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        runtime = prepare(settings)
+    except StartupError as exc:
+        log.error("startup_failed", error=str(exc))
+        print(f"slawatch worker: {exc}", file=sys.stderr)
+        return 2
+    import faust
+
+    log.info(
+        "worker_starting",
+        app_id=settings.app_id,
+        broker=settings.broker,
+        store=settings.store,
+        partitions=settings.partitions,
+        sources=sorted(runtime.mappings),
+        policy_version=runtime.policy.version,
+        web=f"http://{settings.web_host}:{settings.web_port}",
+        tansu=settings.tansu,
+    )
+    worker = faust.Worker(
+        runtime.app,
+        loglevel=settings.log_level,
+        logging_config=logging_dict_config(settings.log_format, settings.log_level),
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    # Faust's terminal spinner sets the root logger to DEBUG (every message sent would build
+    # a log record) and writes escape codes; a worker logs structured lines instead.
+    worker.spinner = None
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int | None) else 1
+    return 0

@@ -1,0 +1,1 @@
+"""The Faust side of slawatch: topics, mapping, agents, the cases table, the deadline index."""

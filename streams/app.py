@@ -1,0 +1,166 @@
+"""Build the Faust app of one slawatch worker from :class:`~slawatch.settings.Settings`.
+
+One function, :func:`create_app`, wires the parts: the ingest agent (source topics →
+``slawatch.events``/``sla.deadletter``), the clock agent on ``slawatch.events`` +
+``slawatch.due`` with the ``cases`` table, the deadline index and its due timer, metrics and
+the web views. Everything a part needs is in one :class:`Runtime` value, so agents stay thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from sla.policy import PolicySpec
+from slawatch import __version__
+from slawatch.settings import Settings
+from streams.deadlines import DeadlineIndex
+from streams.metrics import Metrics
+
+__all__ = ["CASES_TABLE", "Runtime", "build_engine", "create_app", "faust_settings"]
+
+#: Name of the table of case states (its changelog is ``<app id>-cases-changelog``).
+CASES_TABLE = "cases"
+
+
+@dataclass
+class Runtime:
+    """Everything the agents, the timer and the web views of one worker share."""
+
+    settings: Settings
+    app: faust.App
+    policy: PolicySpec
+    engine: Any
+    mappings: dict[str, Any]
+    metrics: Metrics
+    index: DeadlineIndex = field(default_factory=DeadlineIndex)
+    topics: dict[str, Any] = field(default_factory=dict)
+    extra_topics: dict[str, int] = field(default_factory=dict)
+    cases: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def topic_sizes(self) -> dict[str, int]:
+        """Topics to create before the worker starts: name -> partitions."""
+        n = self.settings.partitions
+        names = self.settings.topic_names
+        sizes = {
+            names.events: n,
+            names.due: n,
+            names.warnings: n,
+            names.breaches: n,
+            names.outcomes: n,
+            names.deadletter: n,
+            names.acks: n,
+        }
+        sizes.update(self.extra_topics)
+        return sizes
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``faust.App`` (at-least-once; short timeouts on Tansu)."""
+    conf: dict[str, Any] = {
+        "broker": settings.broker,
+        "store": settings.store,
+        "datadir": str(settings.datadir),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": 1,
+        "table_standby_replicas": settings.standby_replicas,
+        "processing_guarantee": "at_least_once",
+        "consumer_auto_offset_reset": "earliest",
+        "producer_linger": 0.02,
+        "producer_acks": -1,
+        "web_enabled": True,
+        "web_bind": settings.web_host,
+        "web_host": settings.web_host,
+        "web_port": settings.web_port,
+        "web_stats_enabled": False,
+        "web_graph_enabled": False,
+        "web_tables_enabled": False,
+        "web_metrics_enabled": False,
+        "autodiscover": False,
+        "version": 1,
+    }
+    if settings.tansu:
+        conf.update(
+            broker_session_timeout=6.0,
+            broker_heartbeat_interval=1.0,
+            broker_rebalance_timeout=6.0,
+        )
+    return conf
+
+
+def build_engine(policy: PolicySpec) -> Any:
+    """The clock engine for ``policy`` with its calendars."""
+    from sla.calendar import build_calendars
+    from sla.engine import Engine
+
+    return Engine(policy, build_calendars(policy))
+
+
+def _load_policy(path: Path) -> PolicySpec:
+    from sla.policy_file import load_policy
+
+    return load_policy(path)
+
+
+def _load_mappings(path: Path) -> dict[str, Any]:
+    from streams.topics import load_topics
+
+    return dict(load_topics(path).mappings())
+
+
+def create_app(
+    settings: Settings,
+    *,
+    policy: PolicySpec | None = None,
+    mappings: dict[str, Any] | None = None,
+    metrics: Metrics | None = None,
+) -> Runtime:
+    """Build the worker's app and register its agents, timer, hooks and web views.
+
+    Args:
+        settings: the validated settings.
+        policy: the policy spec; read from ``settings.policies`` when None.
+        mappings: source topic name -> mapping with ``decode(key, value)``; read from
+            ``settings.topics`` when None.
+        metrics: the metrics holder; a fresh registry when None.
+    """
+    from streams import alerting, clocks, explain_view, ingest, web
+
+    if settings.tansu:
+        from streams import tansu
+
+        tansu.install()
+    policy = policy if policy is not None else _load_policy(settings.policies)
+    mappings = mappings if mappings is not None else _load_mappings(settings.topics)
+    app = faust.App(settings.app_id, **faust_settings(settings))
+    runtime = Runtime(
+        settings=settings,
+        app=app,
+        policy=policy,
+        engine=build_engine(policy),
+        mappings=mappings,
+        metrics=metrics if metrics is not None else Metrics(),
+    )
+    runtime.metrics.build_info.labels(__version__, policy.version).set(1)
+    names = settings.topic_names
+    n = settings.partitions
+    for role in ("warnings", "breaches", "outcomes", "deadletter"):
+        runtime.topics[role] = app.topic(getattr(names, role), partitions=n, internal=False)
+    runtime.topics["events"] = app.topic(names.events, partitions=n)
+    runtime.topics["due"] = app.topic(names.due, partitions=n)
+    ingest.register(runtime)
+    clocks.register(runtime)
+    if settings.shadow_policies is not None:
+        from streams import shadow
+
+        shadow.register(runtime, _load_policy(settings.shadow_policies))
+        runtime.extra_topics[shadow.SHADOW_DUE_TOPIC] = n
+        runtime.extra_topics[shadow.SHADOW_OUTCOMES_TOPIC] = n
+    web.register(runtime)
+    explain_view.register(runtime)
+    alerting.register(runtime)  # off unless an alerts file is found (streams/alerting.py)
+    return runtime

@@ -1,0 +1,78 @@
+"""``GET /cases/{case_id}/explain``: what the worker's table says about a case, in sentences.
+
+The live half of ``slawatch explain``: the case's stored state (its running cycles with their
+pauses, warnings and deadline, and how the last cycle of each clock ended) told by
+:class:`sla.explain.Explainer`. ``?tz=Europe/Rome`` chooses the zone times are shown in
+(default Asia/Shanghai). Only cases in this worker's active partitions are answered; the
+answer holds ids and times, never personal data.
+
+Wiring (in :func:`streams.app.create_app`, after ``web.register(runtime)``)::
+
+    from streams import explain_view
+    explain_view.register(runtime)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sla.calendar import build_calendars
+from sla.engine import CaseState
+from sla.explain import Explainer, Sentence
+from sla.policy import PolicySpec
+
+if TYPE_CHECKING:
+    from streams.app import Runtime
+
+__all__ = ["DEFAULT_ZONE", "explain_row", "register"]
+
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def explain_row(
+    case_id: str, row: dict[str, Any], policy: PolicySpec, zone: str, now: datetime
+) -> dict[str, Any]:
+    """The JSON answer for one table row ``{"s": CaseState JSON, ...}``.
+
+    Raises:
+        ValueError: ``zone`` is not a time zone name.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {zone!r}; use an IANA name such as 'Asia/Shanghai'"
+        ) from None
+    explainer = Explainer(policy, build_calendars(policy), tz)
+    state = CaseState.from_json(row["s"])
+    sentences: list[Sentence] = explainer.state(state, now)
+    return {
+        "case_id": case_id,
+        "found": True,
+        "policy_version": policy.version,
+        "now": now.isoformat(),
+        "sentences": [
+            {"at": s.at.isoformat(), "when": explainer.when(s.at), "clock": s.clock, "text": s.text}
+            for s in sentences
+        ],
+    }
+
+
+def register(rt: Runtime) -> None:
+    """Add ``/cases/{case_id}/explain`` to the worker's web server."""
+    app = rt.app
+
+    @app.page("/cases/{case_id}/explain", name="slawatch_case_explain")
+    async def explain_view(web: Any, request: Any, case_id: str) -> Any:
+        row = rt.cases.get(case_id) if rt.cases is not None else None
+        active = rt.extra.get("active_partitions")
+        if row is None or (active is not None and row.get("p") not in active()):
+            return web.json({"case_id": case_id, "found": False}, status=404)
+        zone = request.query.get("tz", DEFAULT_ZONE)
+        try:
+            body = explain_row(case_id, row, rt.policy, zone, datetime.now(UTC))
+        except ValueError as error:
+            return web.json({"case_id": case_id, "error": str(error)}, status=400)
+        return web.json(body)

@@ -1,0 +1,139 @@
+"""Prometheus metrics of the worker; names and labels are the contract in docs/design.md.
+
+Labels never carry a case, customer or person id. A missing team or region is ``"none"``.
+:class:`Metrics` takes a registry so tests can use a fresh ``CollectorRegistry``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Metrics", "label"]
+
+#: The label value for an attribute the case does not have.
+NONE = "none"
+
+#: From one minute to thirty days: SLA limits range from minutes (pickup) to weeks (claims).
+TIME_TO_STOP_BUCKETS = (
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    2 * 3600.0,
+    4 * 3600.0,
+    8 * 3600.0,
+    12 * 3600.0,
+    24 * 3600.0,
+    2 * 86400.0,
+    3 * 86400.0,
+    5 * 86400.0,
+    7 * 86400.0,
+    15 * 86400.0,
+    30 * 86400.0,
+)
+
+
+def label(value: object) -> str:
+    """A label value: the string, or ``"none"`` for a missing value."""
+    if value is None or value == "":
+        return NONE
+    return str(value)
+
+
+class Metrics:
+    """Every metric the worker exports, registered in one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "slawatch_events_consumed",
+            "Source events mapped to canonical events.",
+            ["topic", "event_type"],
+            registry=r,
+        )
+        self.events_ignored = Counter(
+            "slawatch_events_ignored",
+            "Events that changed nothing (duplicate, late, no clock, skipped by mapping).",
+            ["reason"],
+            registry=r,
+        )
+        self.deadletters = Counter(
+            "slawatch_deadletters",
+            "Source messages sent to the dead-letter topic.",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.clocks_started = Counter(
+            "slawatch_clocks_started",
+            "Clock cycles started.",
+            ["clock", "team", "region"],
+            registry=r,
+        )
+        self.clocks_open = Gauge(
+            "slawatch_clocks_open",
+            "Clock cycles running now, in this worker's active partitions.",
+            ["clock"],
+            registry=r,
+        )
+        self.clocks_near_breach = Gauge(
+            "slawatch_clocks_near_breach",
+            "Running clocks past their last warning threshold.",
+            ["clock"],
+            registry=r,
+        )
+        self.warnings = Counter(
+            "slawatch_warnings",
+            "Warnings emitted.",
+            ["clock", "team", "region", "threshold"],
+            registry=r,
+        )
+        self.clock_results = Counter(
+            "slawatch_clock_results",
+            "The SLI: met (stop before deadline), breached (deadline passed open), retracted.",
+            ["clock", "team", "region", "standard", "result"],
+            registry=r,
+        )
+        self.breaches = Counter(
+            "slawatch_breaches",
+            "Breaches emitted.",
+            ["clock", "team", "region", "standard"],
+            registry=r,
+        )
+        self.outcomes = Counter(
+            "slawatch_outcomes",
+            "Clock cycles ended, by outcome.",
+            ["clock", "team", "region", "outcome"],
+            registry=r,
+        )
+        self.time_to_stop = Histogram(
+            "slawatch_time_to_stop_seconds",
+            "Counted time from start to stop of a clock cycle.",
+            ["clock"],
+            buckets=TIME_TO_STOP_BUCKETS,
+            registry=r,
+        )
+        self.timer_index_size = Gauge(
+            "slawatch_timer_index_size",
+            "Cases with a pending deadline in this worker's index.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "slawatch_consumer_lag",
+            "Messages behind the (Fetch) high watermark, per assigned partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.last_event_timestamp = Gauge(
+            "slawatch_last_event_timestamp_seconds",
+            "Unix time of the last message read from a source topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "slawatch_build_info",
+            "Always 1; the labels say which version and policy version run.",
+            ["version", "policy_version"],
+            registry=r,
+        )

@@ -1,0 +1,83 @@
+"""The worker's HTTP views: ``/metrics``, ``/health``, ``/ready`` and ``/cases/{id}``.
+
+``/ready`` answers 200 only when this worker owns its partitions and has finished recovering
+the ``cases`` table (Faust's ``actives_ready`` and not rebalancing), so an orchestrator sends
+no traffic and counts no readiness while a restart is still replaying state. ``/cases/{id}``
+(on unless ``SLAWATCH_DEBUG_ENDPOINTS=0``) returns the stored state of one case in an active
+partition, for operators and tests; case ids are opaque ids, the state holds no personal data.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from slawatch import __version__
+
+if TYPE_CHECKING:
+    from streams.app import Runtime
+
+__all__ = ["register"]
+
+
+def register(rt: Runtime) -> None:
+    """Add the views to the app's web server."""
+    app = rt.app
+    metrics = rt.metrics
+
+    @app.page("/metrics", name="slawatch_metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return web.bytes(
+            generate_latest(metrics.registry),
+            content_type=CONTENT_TYPE_LATEST.split(";")[0],
+        )
+
+    @app.page("/health", name="slawatch_health")
+    async def health_view(web: Any, request: Any) -> Any:
+        crashed = bool(app.crashed)
+        body = {
+            "status": "ok" if not crashed else "crashed",
+            "version": __version__,
+            "policy_version": rt.policy.version,
+            "app_id": rt.settings.app_id,
+        }
+        return web.json(body, status=200 if not crashed else 503)
+
+    @app.page("/ready", name="slawatch_ready")
+    async def ready_view(web: Any, request: Any) -> Any:
+        ready = bool(
+            app.tables.actives_ready
+            and not app.rebalancing
+            and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        )
+        body = {
+            "ready": ready,
+            "rebalancing": bool(app.rebalancing),
+            "index_size": len(rt.index),
+            "in_flight": rt.index.in_flight(),
+            "recovered": rt.extra.get("recovered"),
+        }
+        return web.json(body, status=200 if ready else 503)
+
+    if not rt.settings.debug_endpoints:
+        return
+
+    @app.page("/cases/{case_id}", name="slawatch_case")
+    async def case_view(web: Any, request: Any, case_id: str) -> Any:
+        row = rt.cases.get(case_id) if rt.cases is not None else None
+        active = rt.extra.get("active_partitions")
+        if row is None or (active is not None and row.get("p") not in active()):
+            return web.json({"case_id": case_id, "found": False}, status=404)
+        return web.json(
+            {
+                "case_id": case_id,
+                "found": True,
+                "partition": row.get("p"),
+                "next_due": row.get("due"),
+                "indexed_due": rt.index.due_of(case_id),
+                "open": row.get("open"),
+                "near": row.get("near"),
+                "state": row.get("s"),
+            }
+        )
