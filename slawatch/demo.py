@@ -22,6 +22,8 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -42,6 +44,8 @@ from rich.markup import escape
 
 from slawatch.demo_events import COMPLAINTS_TOPIC, SHIPMENTS_TOPIC, DemoStream
 from slawatch.settings import TopicNames
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 __all__ = ["DemoOptions", "run"]
 
@@ -81,6 +85,7 @@ class Tally:
     retracted: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     dead_letters: int = 0
+    alerts: int = 0
 
 
 class DemoError(RuntimeError):
@@ -109,7 +114,8 @@ def run(options: DemoOptions, console: Console | None = None) -> int:
         try:  # not `with`: a Ctrl-C while the broker starts must stop it too
             broker.start()
             ensure_topics(broker.bootstrap, _topic_sizes())
-            worker = _start_worker(options, broker.url, run_dir / "worker.log")
+            redis_url, redis_server = _redis_for_alerts(run_dir, console)
+            worker = _start_worker(options, broker.url, redis_url, run_dir / "worker.log")
             try:
                 console.print(
                     f"  broker  {broker.bootstrap}  (log {run_dir / 'broker.log'})\n"
@@ -122,6 +128,9 @@ def run(options: DemoOptions, console: Console | None = None) -> int:
                 return asyncio.run(demo.main())
             finally:
                 _stop_worker(worker, console)  # before the broker goes: it leaves its group
+                if redis_server is not None:
+                    redis_server.terminate()
+                    redis_server.wait(timeout=10)
         finally:
             broker.stop()
     except BrokerError as exc:
@@ -170,15 +179,58 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _start_worker(options: DemoOptions, broker_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+def _redis_for_alerts(
+    run_dir: Path, console: Console
+) -> tuple[str, subprocess.Popen[bytes] | None]:
+    """The Redis the alerts use: the local one, or a throw-away ``redis-server`` started here."""
+    import redis
+
+    url = os.environ.get("SLAWATCH_REDIS_URL", DEFAULT_REDIS_URL)
+    with contextlib.suppress(redis.RedisError):
+        if redis.Redis.from_url(url, socket_timeout=1).ping():
+            return url, None
+    binary = shutil.which("redis-server")
+    if binary is None:
+        console.print(
+            f"[yellow]no Redis answers at {url} and redis-server is not installed: alerts will "
+            "wait for Redis (clock tracking goes on)[/]"
+        )
+        return url, None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=(run_dir / "redis.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    for _ in range(50):
+        with contextlib.suppress(redis.RedisError):
+            if client.ping():
+                break
+        time.sleep(0.1)
+    console.print(f"  redis   {url}  (started for the demo; none answered at 127.0.0.1:6379)")
+    return url, server
+
+
+def _start_worker(
+    options: DemoOptions, broker_url: str, redis_url: str, log_path: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "SLAWATCH_REDIS_URL": redis_url,
+        # A fresh key space per run: the same seed gives the same case ids, and alerts of an
+        # earlier run are remembered in Redis for a day.
+        "SLAWATCH_APP_ID": f"slawatch-demo-{int(time.time())}",
+        "SLAWATCH_ACK_SECRET": secrets.token_hex(16),
         "SLAWATCH_BROKER": broker_url,
         "SLAWATCH_TANSU": "1",
         "SLAWATCH_POLICIES": str(options.policies),
         "SLAWATCH_TOPICS": str(options.topics),
         "SLAWATCH_WEB_PORT": str(options.port),
-        "SLAWATCH_APP_ID": "slawatch-demo",
         "SLAWATCH_LOG_FORMAT": "json",
         "SLAWATCH_PARTITIONS": str(PARTITIONS),
         "SLAWATCH_DATADIR": str(options.run_dir / "worker-data"),
@@ -357,6 +409,7 @@ class _Demo:
             asyncio.create_task(self._feed(producer), name="feed"),
             asyncio.create_task(self._print(consumer), name="print"),
             asyncio.create_task(self._summaries(), name="summary"),
+            asyncio.create_task(self._alerts(), name="alerts"),
         ]
         try:
             await self.stop.wait()
@@ -439,6 +492,26 @@ class _Demo:
             if line is not None:
                 self.console.print(line)
 
+    async def _alerts(self) -> None:
+        """Show the console channel's alerts, which the worker writes among its log lines."""
+        with self.worker_log.open("r", encoding="utf-8", errors="replace") as log:
+            log.seek(0, os.SEEK_END)
+            showing = False
+            while True:
+                line = log.readline()
+                if not line:
+                    await asyncio.sleep(0.2)
+                    continue
+                if line.startswith("[alert "):
+                    self.tally.alerts += 1
+                    showing = _worth_showing(line)
+                    if showing:
+                        self.console.print(f"[magenta]{escape(line.rstrip())}[/]")
+                elif showing and line.startswith("    "):
+                    self.console.print(f"[magenta dim]{escape(line.rstrip())}[/]")
+                else:
+                    showing = False
+
     def _count(self, kind: str) -> None:
         tally = self.tally
         if kind == "warning":
@@ -468,9 +541,19 @@ class _Demo:
             f"[dim]── {int(elapsed // 60):02d}:{int(elapsed % 60):02d}[/]  sent {sent} "
             f"(dup {t.sent['duplicate']}, late {t.sent['out_of_order']}, malformed "
             f"{t.sent['malformed']}) · warnings {t.warnings} · breaches {t.breaches} "
+            f"· alerts {t.alerts} "
             f"(retracted {t.retracted}) · closed: {closed} · dead letters {t.dead_letters} · "
             f"http://127.0.0.1:{self.options.port}/metrics"
         )
+
+
+_WARNING_SHARE = re.compile(r"\((\d+)% of its time used\)")
+
+
+def _worth_showing(alert_line: str) -> bool:
+    """Alerts are printed like records: warnings only from ``PRINT_WARNINGS_FROM`` on."""
+    share = _WARNING_SHARE.search(alert_line)
+    return share is None or int(share.group(1)) >= PRINT_WARNINGS_FROM * 100
 
 
 def _answers(url: str) -> bool:

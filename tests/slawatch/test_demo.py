@@ -110,7 +110,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.integration
 class TestWholeDemo:
     def test_run_shows_warnings_and_breaches(self, tmp_path: Path) -> None:
-        """A 40 s demo prints at least one warning and one breach and leaves no process behind."""
+        """A 40 s demo prints warnings, breaches, alerts and an escalation; no process is left."""
         from streams.broker import free_port
 
         command = [sys.executable, "-m", "slawatch.cli", "demo", "--duration", "40"]
@@ -124,9 +124,11 @@ class TestWholeDemo:
         )
         out = result.stdout
         worker_pid = int(out.split("worker  pid ", 1)[1].split(",", 1)[0])
-        assert (0, True, True, False) == (
+        assert (0, True, True, True, True, False) == (
             result.returncode,
             " WARN " in out,
             " BREACH " in out,
+            "[alert 1 -> " in out,
+            "] ESCALATION L2 (unacknowledged)" in out,
             _alive(worker_pid),
         ), out + result.stderr
