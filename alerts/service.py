@@ -157,7 +157,7 @@ class AlertService:
             link = None
             if ack and self.signer is not None:
                 link = self.signer.link(
-                    self.ack_base_url, alert.breach_id, int(alert.level), d.recipient
+                    self.ack_base_url, alert.breach_id, int(alert.level), d.recipient, now=now
                 )
             n = Notification(
                 key=notification_key(alert, d.recipient, d.channel),

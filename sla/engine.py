@@ -12,6 +12,12 @@ ends the running cycle and starts the next one (tracking scans). Clocks count fr
 own time; events for a running cycle are slotted in by event time; events for a cycle whose
 outcome was sent are ignored as late; a stop, pause or resume with no cycle to act on waits up
 to the policy's ``allowed_lateness`` for its start. See ``docs/design.md`` (Time semantics).
+
+Policy changes (``docs/design.md``, Policy changes): a cycle keeps the terms and the policy
+version it started with. When the engine first touches a case (an event or a timer) it reviews
+the case's open cycles against its own policy: a cycle of a clock the policy no longer has is
+ended as ``cancelled``; with ``reevaluate=True`` a cycle started under another version takes
+the terms the current policy gives for its start and records the current version.
 """
 
 from __future__ import annotations
@@ -127,6 +133,8 @@ class Engine:
         calendars: calendar name -> calendar, for clocks with ``working`` limits.
         retention: how long an idle case (no open cycle, no waiting event) is kept after its
             last event, so late duplicates are still recognised.
+        reevaluate: re-judge open cycles started under another policy version by this policy
+            (the operator's choice at a policy change); by default they keep their own terms.
 
     Raises:
         ValueError: a working-time limit with no calendar, or one the mapping lacks.
@@ -138,12 +146,14 @@ class Engine:
         calendars: Mapping[str, Calendar],
         *,
         retention: timedelta = timedelta(days=7),
+        reevaluate: bool = False,
     ) -> None:
         if retention <= timedelta(0):
             raise ValueError(f"retention must be longer than zero, got {retention}")
         self._spec = spec
         self._calendars = dict(calendars)
         self._retention = retention
+        self._reevaluate = reevaluate
         self._lateness = spec.allowed_lateness
         by_kind: dict[str, list[_Rules]] = {}
         self._order: dict[str, int] = {}
@@ -152,6 +162,7 @@ class Engine:
             self._order[policy.id] = index
             self._check_calendars(policy)
         self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
+        self._by_clock = {(r.policy.case_kind, r.policy.id): r for v in by_kind.values() for r in v}
         self._types_by_kind = {
             kind: frozenset(t for r in rules for t in r.by_type)
             for kind, rules in self._by_kind.items()
@@ -163,9 +174,30 @@ class Engine:
         """The policy version new cycles are judged by."""
         return self._spec.version
 
+    @property
+    def reevaluate(self) -> bool:
+        """Whether open cycles of other policy versions are re-judged by this one."""
+        return self._reevaluate
+
     def event_types(self) -> frozenset[str]:
         """Every event type any clock reacts to."""
         return self._event_types
+
+    def needs_review(self, state: CaseState) -> bool:
+        """Whether an open cycle of ``state`` must change under this policy (see ``review``).
+
+        True when a cycle's clock is no longer in the policy, its calendar is gone, or (with
+        ``reevaluate``) it was started under another version. The worker schedules such a
+        case at once after a restart instead of waiting for its stored due time.
+        """
+        for clock_id, cycle in state.running():
+            if (state.case_kind, clock_id) not in self._by_clock:
+                return True
+            if not self._has_calendar(cycle.terms):
+                return True
+            if self._reevaluate and cycle.policy_version != self._spec.version:
+                return True
+        return False
 
     # ------------------------------------------------------------------ public steps
 
@@ -180,16 +212,17 @@ class Engine:
             ignored = EventIgnored(
                 "unknown_event_type", event.event_id, f"{event.case_kind}/{event.event_type}"
             )
-            return Step(state, [ignored], None if state is None else self._next_due(state))
+            return Step(state, [ignored], None if state is None else self._due(state, now))
         if state is not None and state.has_seen(event.event_id):
             ignored = EventIgnored("duplicate", event.event_id, event.event_type)
-            return Step(state, [ignored], self._next_due(state))
+            return Step(state, [ignored], self._due(state, now))
         ev = CaseEvent.of(event)
         case = CaseState(event.case_id, event.case_kind) if state is None else state.clone()
+        effects: list[Effect] = []
+        self._review(case, now, effects)
         case.remember(ev.event_id)
         case.merge(ev.attributes, ev.at)
         case.touched_at = now if case.touched_at is None else max(case.touched_at, now)
-        effects: list[Effect] = []
         used, reasons = False, []
         for rules in self._by_kind[event.case_kind]:
             roles = rules.roles(ev)
@@ -215,6 +248,7 @@ class Engine:
         now = utc(now, "now")
         case = state.clone()
         effects: list[Effect] = []
+        self._review(case, now, effects)
         self._expire_orphans(case, now, effects)
         self._fire(case, now, effects)
         purge_at = self._purge_at(case)
@@ -341,10 +375,12 @@ class Engine:
         self._adopt_orphans(case, rules, track, now, effects)
         return None
 
-    def _promised(self, terms: ClockTerms, ev: CaseEvent, case: CaseState) -> datetime | None:
+    def _promised(
+        self, terms: ClockTerms, ev: CaseEvent | None, case: CaseState
+    ) -> datetime | None:
         """The promised instant for an ``until`` limit: from the event, else the case."""
         name = terms.limit.attribute or ""
-        value = ev.attributes.get(name)
+        value = None if ev is None else ev.attributes.get(name)
         if value is None:
             value = case.attributes.get(name)
         if not isinstance(value, str):
@@ -420,6 +456,81 @@ class Engine:
         effects.append(ClockEnded(self._outcome(case, clock_id, cycle, closing)))
         track.running = None
         track.last = EndedCycle(cycle.number, at, closing.outcome)
+
+    # ------------------------------------------------------------------ policy changes
+
+    def _review(self, case: CaseState, now: datetime, effects: list[Effect]) -> None:
+        """Bring the open cycles of a stored case in line with this engine's policy.
+
+        A cycle whose clock the policy no longer has is ended as ``cancelled``. A cycle whose
+        calendar the policy no longer has, or (with ``reevaluate``) one started under another
+        version, takes the terms this policy gives for its start; if it cannot (an ``until``
+        limit whose promise the case lacks) it keeps its terms, or is cancelled when their
+        calendar is gone.
+        """
+        for clock_id, track in case.clocks.items():
+            cycle = track.running
+            if cycle is None:
+                continue
+            rules = self._by_clock.get((case.case_kind, clock_id))
+            if rules is None:
+                self._retire(case, clock_id, track, cycle, now, effects)
+                continue
+            other = self._reevaluate and cycle.policy_version != self._spec.version
+            if not other and self._has_calendar(cycle.terms):
+                continue  # keeps the terms it started with
+            adopted = self._readopt(case, rules, cycle)
+            if not adopted and not self._has_calendar(cycle.terms):
+                self._retire(case, clock_id, track, cycle, now, effects)
+
+    def _readopt(self, case: CaseState, rules: _Rules, cycle: Cycle) -> bool:
+        """Give ``cycle`` this policy's terms for its start; False when they cannot apply.
+
+        Marks, warnings already passed and a breach already sent are kept: a warning is not
+        sent twice, and a sent breach stands until the stop judges it (retracted if the stop
+        comes before the new deadline).
+        """
+        policy = rules.policy
+        terms = policy.terms_for(case.attributes, cycle.started_at, self._spec)
+        fixed: datetime | None = None
+        if terms.limit.kind == "until":
+            fixed = self._promised(terms, None, case)
+            if fixed is None:
+                return False
+        cycle.terms = terms
+        cycle.fixed_deadline = fixed
+        cycle.policy_version = self._spec.version
+        cycle.clock_team = policy.team
+        return True
+
+    def _retire(
+        self,
+        case: CaseState,
+        clock_id: str,
+        track: ClockTrack,
+        cycle: Cycle,
+        now: datetime,
+        effects: list[Effect],
+    ) -> None:
+        """End a cycle the policy can no longer judge: outcome ``cancelled`` at ``now``.
+
+        No breach is sent or retracted for it: the clock is gone, and a breach already sent
+        stands. Counted on the calendar it started with when the policy still has it, else in
+        elapsed time (for the outcome's elapsed and paused seconds only).
+        """
+        at = max(now, cycle.started_at)
+        calendar = self._calendar(cycle.terms) if self._has_calendar(cycle.terms) else _ELAPSED
+        closing = cycle.close(calendar, at, "cancel")
+        effects.append(ClockEnded(self._outcome(case, clock_id, cycle, closing)))
+        track.running = None
+        track.last = EndedCycle(cycle.number, at, closing.outcome)
+
+    def _has_calendar(self, terms: ClockTerms) -> bool:
+        return terms.limit.kind != "working" or terms.calendar in self._calendars
+
+    def _due(self, state: CaseState, now: datetime) -> datetime | None:
+        """The next due time of a case not changed by this call: now if it needs a review."""
+        return now if self.needs_review(state) else self._next_due(state)
 
     # ------------------------------------------------------------------ time
 

@@ -119,6 +119,14 @@ def worker(
             "--loglevel", "-l", help="debug, info, warning or error (SLAWATCH_LOG_LEVEL)."
         ),
     ] = None,
+    reevaluate: Annotated[
+        bool,
+        typer.Option(
+            "--reevaluate",
+            help="Re-judge running clocks started under an older policy version by the "
+            "current one (SLAWATCH_REEVALUATE=1). Default: they keep the terms they started with.",
+        ),
+    ] = False,
 ) -> None:
     """Run a stream worker: ingest, clocks, timers; /metrics, /health, /ready on the web port.
 
@@ -126,7 +134,7 @@ def worker(
     """
     from slawatch.worker import run_worker
 
-    raise typer.Exit(run_worker(loglevel=loglevel))
+    raise typer.Exit(run_worker(loglevel=loglevel, reevaluate=reevaluate))
 
 
 @app.command("rules")

@@ -14,15 +14,36 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "TopicNames"]
+__all__ = [
+    "ENV_PREFIX",
+    "SASL_PROTOCOLS",
+    "SSL_PROTOCOLS",
+    "Settings",
+    "SettingsError",
+    "TopicNames",
+]
 
 ENV_PREFIX = "SLAWATCH_"
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+#: Kafka security protocols that authenticate with SASL, and those that encrypt with TLS.
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+SSL_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class SettingsError(ValueError):
@@ -77,7 +98,27 @@ class Settings(BaseModel):
     timer_max_sleep: float = Field(1.0, gt=0, le=60, description="cap on the due-timer sleep, s")
     standby_replicas: int = Field(1, ge=0, le=8)
     debug_endpoints: bool = Field(True, description="serve /cases/{id} (state JSON)")
+    event_max_age: timedelta | None = Field(
+        timedelta(days=365),
+        description="older event times are dead-lettered as implausible_timestamp; off: no limit",
+    )
+    event_max_future: timedelta | None = Field(
+        timedelta(hours=1),
+        description="event times further ahead are dead-lettered as implausible_timestamp",
+    )
     topic_names: TopicNames = Field(default_factory=TopicNames)
+    reevaluate: bool = Field(
+        False, description="re-judge running cycles of an older policy version by this one"
+    )
+    replication_factor: int = Field(1, ge=1, le=32, description="of the topics slawatch creates")
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = Field(None, description="never logged or printed")
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     @field_validator("broker")
     @classmethod
@@ -93,10 +134,49 @@ class Settings(BaseModel):
             raise ValueError("use memory:// or rocksdb://")
         return value if "://" in value else f"{value}://"
 
+    @field_validator("event_max_age", "event_max_future", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """``365d``, ``1h``, ``90m`` (sla.limits.parse_duration); ``off`` or ``0``: no limit."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() in ("off", "none", "0"):
+            return None
+        from sla.limits import parse_duration
+
+        return parse_duration(value)
+
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        """Refuse combinations the broker connection cannot use, naming the variables."""
+        problems = _kafka_security_problems(self)
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+    def kafka_sasl_secret(self) -> str | None:
+        """The SASL password, from ``SLAWATCH_KAFKA_SASL_PASSWORD`` or its file; None without SASL.
+
+        Read when the clients are built, so a rotated file is picked up by the next restart;
+        the value is never kept in the settings, their ``repr`` or a log line.
+        """
+        if self.kafka_security_protocol not in SASL_PROTOCOLS:
+            return None
+        if self.kafka_sasl_password is not None:
+            return self.kafka_sasl_password.get_secret_value()
+        if self.kafka_sasl_password_file is None:
+            return None
+        return self.kafka_sasl_password_file.read_text(encoding="utf-8").rstrip("\r\n")
 
     @property
     def bootstrap(self) -> str:
@@ -127,6 +207,9 @@ class Settings(BaseModel):
             lines = []
             for err in exc.errors():
                 loc = [str(part) for part in err["loc"]]
+                if not loc:  # a check across several variables names them in its message
+                    lines.append(str(err["msg"]).removeprefix("Value error, "))
+                    continue
                 if loc[:1] == ["topic_names"] and len(loc) > 1:
                     key = f"{ENV_PREFIX}TOPIC_{loc[1].upper()}"
                     bad = str(names.get(loc[1]))
@@ -136,3 +219,66 @@ class Settings(BaseModel):
                     bad = str(values.get(field))
                 lines.append(f"{key}={bad!r}: {err['msg']}")
             raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+def _kafka_security_problems(s: Settings) -> list[str]:
+    """What is wrong with the Kafka security variables taken together (empty: nothing)."""
+    env = ENV_PREFIX + "KAFKA_"
+    protocol = s.kafka_security_protocol
+    problems: list[str] = []
+    sasl_given = [
+        f"{env}{name.upper()}"
+        for name, value in (
+            ("sasl_username", s.kafka_sasl_username),
+            ("sasl_password", s.kafka_sasl_password),
+            ("sasl_password_file", s.kafka_sasl_password_file),
+        )
+        if value is not None
+    ]
+    if protocol in SASL_PROTOCOLS:
+        if not s.kafka_sasl_username:
+            problems.append(f"{env}SECURITY_PROTOCOL={protocol} needs {env}SASL_USERNAME")
+        if s.kafka_sasl_password is not None and s.kafka_sasl_password_file is not None:
+            problems.append(f"set {env}SASL_PASSWORD or {env}SASL_PASSWORD_FILE, not both")
+        elif s.kafka_sasl_password_file is not None:
+            problems += _secret_file_problems(
+                f"{env}SASL_PASSWORD_FILE", s.kafka_sasl_password_file
+            )
+        elif s.kafka_sasl_password is None or not s.kafka_sasl_password.get_secret_value():
+            problems.append(
+                f"{env}SECURITY_PROTOCOL={protocol} needs {env}SASL_PASSWORD or "
+                f"{env}SASL_PASSWORD_FILE (a file holding the password)"
+            )
+    elif sasl_given:
+        problems.append(
+            f"{', '.join(sasl_given)} given but {env}SECURITY_PROTOCOL={protocol}; "
+            "set it to SASL_SSL (or SASL_PLAINTEXT) to authenticate"
+        )
+    files = {
+        "SSL_CAFILE": s.kafka_ssl_cafile,
+        "SSL_CERTFILE": s.kafka_ssl_certfile,
+        "SSL_KEYFILE": s.kafka_ssl_keyfile,
+    }
+    given = {name: path for name, path in files.items() if path is not None}
+    if given and protocol not in SSL_PROTOCOLS:
+        problems.append(
+            f"{', '.join(env + n for n in given)} given but {env}SECURITY_PROTOCOL={protocol}; "
+            "set it to SSL or SASL_SSL to use TLS"
+        )
+    for name, path in given.items():
+        if not path.is_file():
+            problems.append(f"{env}{name}={str(path)!r}: no such file")
+    if s.kafka_ssl_keyfile is not None and s.kafka_ssl_certfile is None:
+        problems.append(f"{env}SSL_KEYFILE needs {env}SSL_CERTFILE (the client certificate)")
+    return problems
+
+
+def _secret_file_problems(variable: str, path: Path) -> list[str]:
+    """A secret file must exist, be readable and hold something; never says what it holds."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return [f"{variable}={str(path)!r}: cannot read it ({exc.strerror or exc})"]
+    if not text.strip():
+        return [f"{variable}={str(path)!r}: the file is empty"]
+    return []

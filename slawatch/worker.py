@@ -8,6 +8,9 @@ fix.
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 import sys
 from collections.abc import Mapping
 
@@ -16,7 +19,10 @@ import structlog
 from slawatch.logs import configure_logging, logging_dict_config
 from slawatch.settings import Settings, SettingsError
 
-__all__ = ["StartupError", "prepare", "run_worker"]
+__all__ = ["EVENT_LOOP_ENV", "StartupError", "event_loop", "prepare", "run_worker"]
+
+#: ``uvloop`` (the default when it is installed) or ``asyncio``.
+EVENT_LOOP_ENV = "SLAWATCH_EVENT_LOOP"
 
 log = structlog.get_logger("slawatch.worker")
 
@@ -25,11 +31,40 @@ class StartupError(RuntimeError):
     """The worker cannot start; the message says why and what to change."""
 
 
+def event_loop(environ: Mapping[str, str]) -> str:
+    """The event loop the worker runs on: ``SLAWATCH_EVENT_LOOP``, else uvloop when installed.
+
+    uvloop makes the Faust and aiokafka per-message work cheaper (bench/README.md); ``asyncio``
+    is the standard loop, for debugging or a platform without uvloop.
+
+    Raises:
+        StartupError: an unknown name, or ``uvloop`` asked for but not installed.
+    """
+    installed = importlib.util.find_spec("uvloop") is not None
+    name = environ.get(EVENT_LOOP_ENV, "").strip().lower() or ("uvloop" if installed else "asyncio")
+    if name not in ("uvloop", "asyncio"):
+        raise StartupError(f"{EVENT_LOOP_ENV}={name!r} is not 'uvloop' or 'asyncio'")
+    if name == "uvloop" and not installed:
+        raise StartupError(
+            f"{EVENT_LOOP_ENV}=uvloop but uvloop is not installed: pip install uvloop"
+        )
+    return name
+
+
+def _use_event_loop(name: str) -> None:
+    """Make new event loops of this process ``name`` loops (before the app exists)."""
+    if name == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def prepare(settings: Settings):  # type: ignore[no-untyped-def]
     """Build the app and create its topics; returns the :class:`streams.app.Runtime`."""
     from sla.config_file import ConfigError
     from streams.admin import ensure_topics, partition_counts
     from streams.app import create_app
+    from streams.kafka_auth import client_security
 
     if settings.store.startswith("rocksdb"):
         import importlib.util
@@ -45,14 +80,23 @@ def prepare(settings: Settings):  # type: ignore[no-untyped-def]
     except (OSError, ValueError) as exc:
         raise StartupError(f"cannot load the configuration: {exc}") from exc
     sizes = runtime.topic_sizes()
+    security = client_security(settings)
     try:
         if settings.tansu:
             # Development broker: create missing source topics too, so a worker may start
             # before the first producer.
-            existing = partition_counts(settings.bootstrap, sorted(runtime.mappings))
+            existing = partition_counts(
+                settings.bootstrap, sorted(runtime.mappings), security=security
+            )
             for name in runtime.mappings:
                 sizes.setdefault(name, existing.get(name, settings.partitions))
-        ensure_topics(settings.bootstrap, sizes, strict=True)
+        ensure_topics(
+            settings.bootstrap,
+            sizes,
+            strict=True,
+            replication_factor=settings.replication_factor,
+            security=security,
+        )
     except ConnectionError as exc:
         raise StartupError(str(exc)) from exc
     except Exception as exc:
@@ -62,12 +106,19 @@ def prepare(settings: Settings):  # type: ignore[no-untyped-def]
     return runtime
 
 
-def run_worker(environ: Mapping[str, str] | None = None, *, loglevel: str | None = None) -> int:
+def run_worker(
+    environ: Mapping[str, str] | None = None,
+    *,
+    loglevel: str | None = None,
+    reevaluate: bool = False,
+) -> int:
     """Run the worker in this process until it is stopped; returns the exit code.
 
     Args:
         environ: where to read ``SLAWATCH_*`` from; the process environment when None.
         loglevel: overrides ``SLAWATCH_LOG_LEVEL``.
+        reevaluate: re-judge running cycles of older policy versions (as
+            ``SLAWATCH_REEVALUATE=1``); False leaves the setting as it is.
     """
     try:
         settings = Settings.from_env(environ)
@@ -76,8 +127,12 @@ def run_worker(environ: Mapping[str, str] | None = None, *, loglevel: str | None
         return 2
     if loglevel is not None:
         settings = settings.model_copy(update={"log_level": loglevel.lower()})
+    if reevaluate:
+        settings = settings.model_copy(update={"reevaluate": True})
     configure_logging(settings.log_format, settings.log_level)
     try:
+        loop_name = event_loop(os.environ if environ is None else environ)
+        _use_event_loop(loop_name)
         runtime = prepare(settings)
     except StartupError as exc:
         log.error("startup_failed", error=str(exc))
@@ -93,8 +148,11 @@ def run_worker(environ: Mapping[str, str] | None = None, *, loglevel: str | None
         partitions=settings.partitions,
         sources=sorted(runtime.mappings),
         policy_version=runtime.policy.version,
+        reevaluate=settings.reevaluate,
+        kafka_security=settings.kafka_security_protocol,
         web=f"http://{settings.web_host}:{settings.web_port}",
         tansu=settings.tansu,
+        event_loop=loop_name,
     )
     worker = faust.Worker(
         runtime.app,

@@ -82,7 +82,8 @@ def _decode(model: type[Model], value: Any) -> Model | None:
 def _confirm_page(query: Mapping[str, str], breach_id: str, level: int) -> str:
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(query[k], quote=True)}">'
-        for k in ("b", "level", "r", "sig")
+        for k in ("b", "level", "r", "exp", "sig")
+        if k in query
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Acknowledge breach</title></head>"

@@ -18,6 +18,7 @@ from sla.policy import PolicySpec
 from slawatch import __version__
 from slawatch.settings import Settings
 from streams.deadlines import DeadlineIndex
+from streams.kafka_auth import broker_credentials
 from streams.metrics import Metrics
 
 __all__ = ["CASES_TABLE", "Runtime", "build_engine", "create_app", "faust_settings"]
@@ -60,13 +61,16 @@ class Runtime:
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``faust.App`` (at-least-once; short timeouts on Tansu)."""
+    """Keyword arguments for ``faust.App`` (at-least-once; short timeouts on Tansu).
+
+    Kafka security (SASL, TLS) comes in as ``broker_credentials``, see :mod:`streams.kafka_auth`.
+    """
     conf: dict[str, Any] = {
         "broker": settings.broker,
         "store": settings.store,
         "datadir": str(settings.datadir),
         "topic_partitions": settings.partitions,
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.replication_factor,
         "table_standby_replicas": settings.standby_replicas,
         "processing_guarantee": "at_least_once",
         "consumer_auto_offset_reset": "earliest",
@@ -83,6 +87,9 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "autodiscover": False,
         "version": 1,
     }
+    credentials = broker_credentials(settings)
+    if credentials is not None:
+        conf["broker_credentials"] = credentials
     if settings.tansu:
         conf.update(
             broker_session_timeout=6.0,
@@ -92,12 +99,18 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return conf
 
 
-def build_engine(policy: PolicySpec) -> Any:
-    """The clock engine for ``policy`` with its calendars."""
+def build_engine(policy: PolicySpec, *, reevaluate: bool = False) -> Any:
+    """The clock engine for ``policy`` with its calendars.
+
+    Args:
+        policy: the policy new cycles are judged by.
+        reevaluate: also re-judge running cycles started under another policy version
+            (``SLAWATCH_REEVALUATE``, ``slawatch worker --reevaluate``; docs/design.md).
+    """
     from sla.calendar import build_calendars
     from sla.engine import Engine
 
-    return Engine(policy, build_calendars(policy))
+    return Engine(policy, build_calendars(policy), reevaluate=reevaluate)
 
 
 def _load_policy(path: Path) -> PolicySpec:
@@ -128,7 +141,7 @@ def create_app(
             ``settings.topics`` when None.
         metrics: the metrics holder; a fresh registry when None.
     """
-    from streams import alerting, clocks, explain_view, ingest, web
+    from streams import alerting, clocks, explain_view, ingest, watchdog, web
 
     if settings.tansu:
         from streams import tansu
@@ -141,7 +154,7 @@ def create_app(
         settings=settings,
         app=app,
         policy=policy,
-        engine=build_engine(policy),
+        engine=build_engine(policy, reevaluate=settings.reevaluate),
         mappings=mappings,
         metrics=metrics if metrics is not None else Metrics(),
     )
@@ -161,6 +174,7 @@ def create_app(
         runtime.extra_topics[shadow.SHADOW_DUE_TOPIC] = n
         runtime.extra_topics[shadow.SHADOW_OUTCOMES_TOPIC] = n
     web.register(runtime)
+    watchdog.register(runtime)  # stops the worker when the broker lost its topics
     explain_view.register(runtime)
     alerting.register(runtime)  # off unless an alerts file is found (streams/alerting.py)
     return runtime

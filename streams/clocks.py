@@ -196,6 +196,14 @@ def summarize(state: CaseState) -> tuple[list[str], list[str]]:
     return sorted(open_), sorted(near)
 
 
+def _needs_review(engine: Any, row: dict[str, Any]) -> bool:
+    """Whether a stored case has open cycles the current policy changes (engine.needs_review)."""
+    try:
+        return bool(engine.needs_review(CaseState.from_json(row["s"])))
+    except (KeyError, TypeError, ValueError):
+        return False  # unreadable: its own message will say so when it is processed
+
+
 def _unix(when: datetime | None) -> float | None:
     return None if when is None else when.timestamp()
 
@@ -314,13 +322,18 @@ def register(rt: Runtime) -> None:
         entries: list[DueEntry] = []
         zombies: list[str] = []
         counted: dict[str, tuple[int, list[str], list[str]]] = {}
+        reviews = 0
         for case_id, row in cases.items():
             if not row:
                 continue
             partition = row.get("p")
             if partition in actives:
-                if row.get("due") is not None:
-                    entries.append(DueEntry(row["due"], case_id, partition))
+                due = row.get("due")
+                if row.get("open") and _needs_review(engine, row):
+                    due = time.time()  # a policy change touches it now (docs/design.md)
+                    reviews += 1
+                if due is not None:
+                    entries.append(DueEntry(due, case_id, partition))
                 counted[case_id] = (partition, row.get("open") or [], row.get("near") or [])
             elif partition not in keep:
                 zombies.append(case_id)
@@ -339,6 +352,7 @@ def register(rt: Runtime) -> None:
             "cases": len(counted),
             "index": len(index),
             "zombies_dropped": len(zombies) if settings.store.startswith("memory") else 0,
+            "policy_reviews": reviews,
         }
         log.info(
             "deadline_index_rebuilt",
@@ -347,6 +361,7 @@ def register(rt: Runtime) -> None:
             index=len(index),
             overdue=sum(1 for e in entries if e.due_at <= time.time()),
             zombies=len(zombies),
+            policy_reviews=reviews,
             seconds=round(time.monotonic() - started, 3),
         )
 
