@@ -5,7 +5,8 @@ by its topic's mapping (``config/topics.yaml``). A good event is re-keyed by ``c
 events of a case reach the same clock-agent partition, in order. A bad message goes to
 ``sla.deadletter`` with the reason, the detail, where it came from and its original bytes; the
 worker never stops on a bad message. A message the mapping deliberately skips is counted as
-ignored.
+ignored. An event whose time is implausibly far from now (``SLAWATCH_EVENT_MAX_AGE``,
+``SLAWATCH_EVENT_MAX_FUTURE``) is dead-lettered as ``implausible_timestamp``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def deadletter_value(
 
 def register(rt: Runtime) -> None:
     """Register the ingest agent on the configured source topics."""
-    from streams.mapping import EventSkipped, MappingError
+    from streams.mapping import EventSkipped, MappingError, TimeWindow
 
     app = rt.app
     sources = sorted(rt.mappings)
@@ -64,6 +65,7 @@ def register(rt: Runtime) -> None:
     events_topic = rt.topics["events"]
     deadletter_topic = rt.topics["deadletter"]
     metrics = rt.metrics
+    window = TimeWindow(rt.settings.event_max_age, rt.settings.event_max_future)
 
     async def dead_letter(message: Any, reason: str, detail: str) -> None:
         metrics.deadletters.labels(message.topic, reason).inc()
@@ -102,6 +104,7 @@ def register(rt: Runtime) -> None:
                 continue
             try:
                 canonical = mapping.decode(message.key, message.value)
+                window.check(canonical, datetime.now(UTC), message.topic)
             except EventSkipped as exc:
                 metrics.events_ignored.labels(exc.reason).inc()
                 continue

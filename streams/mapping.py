@@ -10,7 +10,10 @@ Every way a message can be unusable raises :class:`MappingError` with a short st
 dead-lettered message says what to fix.
 
 Personal data: only the configured fields are copied. Never map customer names, phones or
-addresses into attributes; attributes reach metrics, alerts and logs.
+addresses into attributes; attributes reach metrics, alerts and logs. As a second line of
+defence the mapping drops, from every event, attributes whose name looks personal
+(:func:`looks_personal`: ``name``, ``phone``, ``address``, ``id_number`` ...) and, on canonical
+topics, extra attributes that are not a plain value or not in the topic's ``extra_attributes``.
 
 Example:
     >>> mapping = TopicMapping(topic="complaints.lifecycle")
@@ -27,26 +30,30 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
 
-from sla.events import LifecycleEvent
+from sla.events import Attributes, LifecycleEvent
 
 __all__ = [
     "CANONICAL_FIELDS",
     "DEFAULT_MAX_BYTES",
+    "PERSONAL_WORDS",
     "REASONS",
     "CsvFormat",
     "EventSkipped",
     "FieldPath",
     "FieldRule",
     "MappingError",
+    "TimeWindow",
     "TimestampFormat",
     "TopicMapping",
+    "looks_personal",
     "parse_path",
 ]
 
@@ -64,6 +71,7 @@ REASONS = (
     "too_large",
     "not_an_object",
     "unmapped_event_type",
+    "implausible_timestamp",
 )
 
 #: Canonical fields a deterministic event id can be derived from (``event_id_from``).
@@ -79,11 +87,40 @@ Reason = Literal[
     "too_large",
     "not_an_object",
     "unmapped_event_type",
+    "implausible_timestamp",
 ]
 TimestampKind = Literal["iso8601", "epoch_s", "epoch_ms", "strptime"]
 
 _SHOW_LIMIT = 80
 _MISSING: Any = object()
+
+#: Words that make an attribute name personal data (a word of the name, split at ``_``, ``-``,
+#: ``.``, spaces and camelCase). Such attributes are dropped by every mapping.
+PERSONAL_WORDS = frozenset(
+    {
+        "name", "names", "fullname", "surname", "firstname", "lastname", "nickname",
+        "phone", "phones", "mobile", "tel", "telephone", "cellphone", "fax", "msisdn",
+        "address", "addr", "street", "email", "mail", "wechat", "qq",
+        "receiver", "sender", "consignee", "shipper", "contact",
+        "passport", "ssn", "birthday", "birthdate", "dob", "idcard", "idno", "idnumber",
+    }
+)  # fmt: skip
+#: Word pairs that are personal together (``id_number``, ``id-card``) though not apart.
+_PERSONAL_PAIRS = frozenset({("id", "number"), ("id", "card"), ("id", "no"), ("national", "id")})
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_SCALARS = (str, int, float, bool)
+
+
+def looks_personal(name: str) -> bool:
+    """True if an attribute called ``name`` would carry personal data.
+
+    >>> [looks_personal(n) for n in ("customer_name", "receiverPhone", "id_number", "region")]
+    [True, True, True, False]
+    """
+    words = [w.lower() for w in _WORD.findall(name)]
+    if any(w in PERSONAL_WORDS for w in words):
+        return True
+    return any(pair in _PERSONAL_PAIRS for pair in pairwise(words))
 
 
 def _show(value: Any) -> str:
@@ -268,6 +305,51 @@ class TimestampFormat:
         return moment.astimezone(zone) if zone is not None else moment
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """How far from now an event time may plausibly be (``SLAWATCH_EVENT_MAX_AGE``/``_FUTURE``).
+
+    A time years away is a broken source (epoch 0, a null date, milliseconds read as seconds, a
+    local time sent as UTC); counting a clock from it would breach or hide a breach at once.
+    None means no limit on that side. The live worker checks against the wall clock; replay
+    does not check (its "now" is the event time itself).
+    """
+
+    max_age: timedelta | None = timedelta(days=365)
+    max_future: timedelta | None = timedelta(hours=1)
+
+    def check(self, event: LifecycleEvent, now: datetime, topic: str) -> None:
+        """Raise ``implausible_timestamp`` when ``event.occurred_at`` is outside the window."""
+        at = event.occurred_at
+        if self.max_future is not None and at > now + self.max_future:
+            raise MappingError(
+                "implausible_timestamp",
+                f"field occurred_at on topic {topic} is {_span(at - now)} in the future "
+                f"({at.isoformat()}), more than SLAWATCH_EVENT_MAX_FUTURE "
+                f"({_span(self.max_future)}); check the source's clock and time zone",
+            )
+        if self.max_age is not None and at < now - self.max_age:
+            raise MappingError(
+                "implausible_timestamp",
+                f"field occurred_at on topic {topic} is {_span(now - at)} old "
+                f"({at.isoformat()}), more than SLAWATCH_EVENT_MAX_AGE ({_span(self.max_age)}); "
+                "check the source's time field and its unit, or raise the limit for a backfill",
+            )
+
+
+def _span(delta: timedelta) -> str:
+    """A duration for people: ``3d 4h``, ``2h 5m``, ``40s``."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {secs}s" if minutes else f"{secs}s"
+
+
 # --------------------------------------------------------------------------------------------
 # Rules and the mapping itself.
 
@@ -338,6 +420,8 @@ class TopicMapping:
         event_id_from: derive ``event_id`` from these canonical fields when the source has none.
         csv: the CSV layout when ``format == "csv"``.
         max_bytes: larger messages are refused as ``too_large``.
+        extra_attributes: canonical topics: the undeclared attribute names kept (None: any
+            whose value is a plain value). Personal-looking names are dropped regardless.
     """
 
     topic: str
@@ -351,6 +435,7 @@ class TopicMapping:
     event_id_from: tuple[str, ...] = ()
     csv: CsvFormat | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
+    extra_attributes: frozenset[str] | None = None
 
     def decode(self, key: bytes | None, value: bytes) -> LifecycleEvent:
         """Decode, map and validate one message.
@@ -433,7 +518,25 @@ class TopicMapping:
         event_type = message.get("event_type")
         if isinstance(event_type, str):
             message = {**message, "event_type": self._rename(event_type)}
+        attributes = message.get("attributes")
+        if isinstance(attributes, dict):
+            message = {**message, "attributes": self._kept_attributes(attributes)}
         return self._validate(message)
+
+    def _kept_attributes(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """A canonical event's attributes without personal or unlisted extra ones."""
+        declared = Attributes.model_fields
+        kept: dict[str, Any] = {}
+        for name, value in attributes.items():
+            if not isinstance(name, str) or looks_personal(name):
+                continue
+            if name not in declared and (
+                (value is not None and not isinstance(value, _SCALARS))
+                or (self.extra_attributes is not None and name not in self.extra_attributes)
+            ):
+                continue
+            kept[name] = value
+        return kept
 
     def _validate(self, data: dict[str, Any]) -> LifecycleEvent:
         try:

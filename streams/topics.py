@@ -11,6 +11,7 @@ The reference of every key is ``docs/reference/topics.md``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from streams.mapping import (
     FieldRule,
     TimestampFormat,
     TopicMapping,
+    looks_personal,
     parse_path,
 )
 
@@ -144,7 +146,19 @@ class FieldsSpec(_Strict):
                 raise ValueError(
                     f"attribute name {name!r} must be lower_snake_case (letters, digits, _)"
                 )
+        _refuse_personal(value)
         return value
+
+
+def _refuse_personal(names: Iterable[str]) -> None:
+    """Attributes reach logs, metrics and alerts: a personal-looking name is a config error."""
+    personal = [name for name in names if looks_personal(name)]
+    if personal:
+        raise ValueError(
+            f"attribute {personal[0]!r} looks like personal data (a name, phone, address or "
+            "id number); attributes reach logs, metrics and alerts, so map staff or "
+            "organisation ids and codes instead"
+        )
 
 
 class CsvSpec(_Strict):
@@ -184,6 +198,16 @@ class TopicSpec(_Strict):
     unmapped: Literal["keep", "drop", "deadletter"] = "keep"
     event_id_from: list[Literal["case_id", "case_kind", "event_type", "occurred_at"]] | None = None
     max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    extra_attributes: list[str] | None = Field(
+        None, description="canonical topics: undeclared attribute names to keep (None: any)"
+    )
+
+    @field_validator("extra_attributes")
+    @classmethod
+    def _extra_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            _refuse_personal(value)
+        return value
 
     @field_validator("name")
     @classmethod
@@ -220,6 +244,10 @@ class TopicSpec(_Strict):
                 problems.append("event_id_from is only for mapping: fields")
             if self.case_kind is not None:
                 problems.append("case_kind is only for mapping: fields (canonical events carry it)")
+        elif self.extra_attributes is not None:
+            problems.append(
+                "extra_attributes is only for mapping: canonical; list fields.attributes"
+            )
         else:
             problems.extend(self._missing_fields())
         if problems:
@@ -258,7 +286,8 @@ class TopicSpec(_Strict):
             "max_bytes": self.max_bytes,
         }
         if self.kind == "canonical":
-            return TopicMapping(canonical=True, **common)
+            extra = None if self.extra_attributes is None else frozenset(self.extra_attributes)
+            return TopicMapping(canonical=True, extra_attributes=extra, **common)
         fields = self.fields or FieldsSpec()
         rules = {
             name: spec.rule(timestamp=name == "occurred_at")

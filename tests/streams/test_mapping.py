@@ -22,7 +22,9 @@ from streams.mapping import (
     FieldRule,
     MappingError,
     TimestampFormat,
+    TimeWindow,
     TopicMapping,
+    looks_personal,
     parse_path,
 )
 
@@ -571,3 +573,80 @@ class TestFuzz:
     def test_arbitrary_objects_mapped(self, message: Any) -> None:
         """Arbitrary JSON decodes or raises MappingError on a field-mapped topic."""
         decodes_or_refuses(PARTNER, orjson.dumps(message))
+
+
+class TestTimeWindow:
+    NOW = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
+
+    def event_at(self, at: datetime) -> LifecycleEvent:
+        """A canonical event at ``at``."""
+        return CANONICAL.decode(None, orjson.dumps(canonical_event(occurred_at=at.isoformat())))
+
+    @pytest.mark.parametrize("offset", [timedelta(days=-365), timedelta(0), timedelta(hours=1)])
+    def test_inside(self, offset: timedelta) -> None:
+        """Times from a year ago up to an hour ahead pass (the default window)."""
+        TimeWindow().check(self.event_at(self.NOW + offset), self.NOW, "t")
+
+    @pytest.mark.parametrize(
+        ("offset", "named"),
+        [
+            (timedelta(days=-366), "SLAWATCH_EVENT_MAX_AGE"),
+            (timedelta(days=-20000), "SLAWATCH_EVENT_MAX_AGE"),
+            (timedelta(hours=1, seconds=1), "SLAWATCH_EVENT_MAX_FUTURE"),
+            (timedelta(hours=8), "SLAWATCH_EVENT_MAX_FUTURE"),
+        ],
+    )
+    def test_outside(self, offset: timedelta, named: str) -> None:
+        """Too old or too far ahead is implausible_timestamp, naming the setting to change."""
+        with pytest.raises(MappingError) as caught:
+            TimeWindow().check(self.event_at(self.NOW + offset), self.NOW, "t")
+        assert ("implausible_timestamp", True) == (
+            caught.value.reason,
+            named in caught.value.detail,
+        )
+
+    def test_no_limit(self) -> None:
+        """None on both sides accepts any time."""
+        TimeWindow(None, None).check(self.event_at(datetime(1970, 1, 1, tzinfo=UTC)), self.NOW, "t")
+
+
+class TestPersonalAttributes:
+    @pytest.mark.parametrize(
+        "name",
+        ["customer_name", "name", "receiverPhone", "mobile", "tel", "home_address", "id_number",
+         "IDCard", "email", "contact", "sender_addr"],
+    )  # fmt: skip
+    def test_looks_personal(self, name: str) -> None:
+        """Names, phones, addresses, id numbers and e-mail look personal."""
+        assert looks_personal(name)
+
+    @pytest.mark.parametrize(
+        "name", ["region", "team", "assignee", "site_code", "waybill_number", "promised_by"]
+    )
+    def test_not_personal(self, name: str) -> None:
+        """Codes, staff ids and times do not."""
+        assert not looks_personal(name)
+
+    def test_canonical_drops_personal_and_nested(self) -> None:
+        """A canonical event keeps declared and plain extra attributes, nothing personal."""
+        attributes = {
+            "region": "cn-gd",
+            "customer_name": "Zhang San",
+            "phone": "13800138000",
+            "receiver": {"address": "1 Road"},
+            "info": {"note": "x"},
+            "source_system": "crm",
+        }
+        event = CANONICAL.decode(None, orjson.dumps(canonical_event(attributes=attributes)))
+        assert {"region": "cn-gd", "source_system": "crm"} == event.attributes.model_dump(
+            exclude_none=True
+        )
+
+    def test_canonical_allow_list(self) -> None:
+        """With extra_attributes set, only the listed extra attributes are kept."""
+        mapping = dataclasses.replace(CANONICAL, extra_attributes=frozenset({"ticket_source"}))
+        attributes = {"region": "cn-gd", "ticket_source": "web", "remark": "call me back"}
+        event = mapping.decode(None, orjson.dumps(canonical_event(attributes=attributes)))
+        assert {"region": "cn-gd", "ticket_source": "web"} == event.attributes.model_dump(
+            exclude_none=True
+        )
