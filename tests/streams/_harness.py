@@ -247,10 +247,16 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def start_worker(self, ready: bool = True) -> WorkerProcess:
-        """Start a worker (same app id: it takes over the table) and wait until ready."""
+    def start_worker(self, ready: bool = True, env: dict[str, str] | None = None) -> WorkerProcess:
+        """Start a worker (same app id: it takes over the table) and wait until ready.
+
+        ``env`` overrides this worker's variables (e.g. its own ``SLAWATCH_WEB_PORT`` and
+        ``SLAWATCH_DATADIR`` when several workers run side by side).
+        """
         n = len(self.workers)
-        worker = WorkerProcess(self.env(), self.tmp / f"worker-{n}.log", self.tmp).start()
+        worker = WorkerProcess(
+            {**self.env(), **(env or {})}, self.tmp / f"worker-{n}.log", self.tmp
+        ).start()
         self.workers.append(worker)
         if ready:
             worker.wait_ready()
