@@ -29,6 +29,9 @@ __all__ = ["AlertService"]
 log = structlog.get_logger("slawatch.alerts")
 
 
+#: Ends of a clock that mean the deadline was kept after all.
+_MET = frozenset({"met", "retracted"})
+
 class AlertService:
     """Turns warnings, breaches, outcomes and acks into notifications and escalation timers."""
 
@@ -64,6 +67,11 @@ class AlertService:
         """Level 1 now, and the first escalation timer; a retraction ends the climb."""
         if record.type == "breach_retracted":
             await self.timers.stop(record.breach_id, "retracted")
+            return 0
+        if await self.timers.stopped_as(record.breach_id) in _MET:
+            # The outcome (met in time: the breach was retracted) overtook the breach on its
+            # way here; alerting now would only tell staff of a breach that did not happen.
+            log.info("alert_skipped_breach_met", breach_id=record.breach_id)
             return 0
         now = self.clock.now()
         deliveries = self.router.first_level(record, "breach", now)

@@ -110,6 +110,13 @@ class EscalationTimers:
         )
         return bool(created)
 
+    async def stopped_as(self, breach_id: str) -> str | None:
+        """How the breach's clock ended (an outcome, or ``retracted``), if that is known yet."""
+        value = await self.redis.hget(self.entry(breach_id), "stopped")
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     async def ack(self, breach_id: str, by: str) -> bool:
         """End the climb because ``by`` acknowledged; True if an escalation was pending."""
         return bool(

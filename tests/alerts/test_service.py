@@ -92,6 +92,20 @@ class TestEscalation:
 
         assert 0 == run_with_redis(scenario)
 
+    def test_breach_overtaken_by_its_met_outcome_is_not_alerted(self) -> None:
+        """An outcome 'met' handled before its (retracted) breach: no breach alert, no climb."""
+
+        async def scenario(redis: Any, prefix: str) -> list[str]:
+            h = Harness(make_spec(), redis, prefix)
+            await h.service.on_outcome(outcome(T0 + timedelta(seconds=20), "met"))
+            await h.service.on_breach(breach())
+            await at(h, 0)
+            await at(h, 30)
+            await at(h, 100)
+            return h.lines()
+
+        assert [] == run_with_redis(scenario)
+
     def test_restart_neither_forgets_nor_fires_twice(self) -> None:
         """A new worker finds the pending level; two workers racing for it fire it once."""
 
