@@ -18,10 +18,11 @@ import yaml
 
 from alerts.config import AlertsSpec
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord, breach_id, warning_id
+from tests.conftest import redis_url
 
 T = TypeVar("T")
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_url(11)
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 18:00 in Shanghai
 
 BASE_CONFIG: dict[str, Any] = {
@@ -149,7 +150,7 @@ def run_with_redis(scenario: Callable[[Any, str], Awaitable[T]], url: str = REDI
 
 @pytest.fixture
 def redis_available() -> Iterator[None]:
-    """Skip nothing: the alerts integration tests need the real Redis on 127.0.0.1:6379."""
+    """Skip nothing: the alerts integration tests need the real Redis (tests/conftest.py)."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)

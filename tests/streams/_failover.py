@@ -37,6 +37,7 @@ from typing import Any
 
 from sla.records import breach_id
 from streams.broker import free_port
+from tests.conftest import redis_url
 from tests.streams._harness import Stack, TopicReader, WorkerProcess, canonical
 
 __all__ = [
@@ -63,7 +64,7 @@ DUE_WAIT_S = 60.0
 #: How long the cluster may take to own every partition again after a step.
 SETTLE_TIMEOUT_S = 120.0
 WEBHOOK_SECRET = "failover-webhook-secret"
-REDIS_URL = os.environ.get("SLAWATCH_FAILOVER_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("SLAWATCH_FAILOVER_REDIS_URL") or redis_url(13)
 
 
 @dataclass(frozen=True)

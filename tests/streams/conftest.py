@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.broker import TansuBroker
+from tests.conftest import redis_url as test_redis_url
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +28,7 @@ def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
 def redis_url() -> str:
     """The Redis the alerts side uses; skip when none answers."""
     redis = pytest.importorskip("redis")
-    url = os.environ.get("SLAWATCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    url = os.environ.get("SLAWATCH_REDIS_URL") or test_redis_url(0)
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except Exception as exc:  # any failure means "no usable Redis here"
