@@ -32,6 +32,7 @@ log = structlog.get_logger("slawatch.alerts")
 #: Ends of a clock that mean the deadline was kept after all.
 _MET = frozenset({"met", "retracted"})
 
+
 class AlertService:
     """Turns warnings, breaches, outcomes and acks into notifications and escalation timers."""
 

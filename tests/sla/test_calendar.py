@@ -1,8 +1,5 @@
 """Working-time calendars: weekly hours, China's holidays and make-up days, and their algebra."""
 
-# The project writes `assert expected == actual`, which ruff's SIM300 calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import warnings
