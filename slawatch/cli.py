@@ -36,7 +36,7 @@ def _commands() -> None:
     pass
 
 
-@app.command("check-config")
+@app.command("check-config", rich_help_panel="Configure")
 def check_config(
     files: Annotated[list[Path], typer.Argument(help="Policy or topic files to validate.")],
 ) -> None:
@@ -46,7 +46,7 @@ def check_config(
     raise typer.Exit(run(files))
 
 
-@app.command("schema")
+@app.command("schema", rich_help_panel="Configure")
 def schema(
     write: Annotated[
         bool, typer.Option("--write", help="Write schemas/lifecycle-event.schema.json.")
@@ -75,7 +75,7 @@ def schema(
         typer.echo(render(), nl=False)
 
 
-@app.command("demo")
+@app.command("demo", rich_help_panel="Run")
 def demo(
     port: Annotated[int, typer.Option(help="Port of the worker's web server (/metrics).")] = 6066,
     duration: Annotated[
@@ -111,7 +111,7 @@ def demo(
     raise typer.Exit(run(options))
 
 
-@app.command("worker")
+@app.command("worker", rich_help_panel="Run")
 def worker(
     loglevel: Annotated[
         str | None,
@@ -137,7 +137,7 @@ def worker(
     raise typer.Exit(run_worker(loglevel=loglevel, reevaluate=reevaluate))
 
 
-@app.command("rules")
+@app.command("rules", rich_help_panel="Generate deploy/ from the policy")
 def rules(
     policies: PoliciesOption = DEFAULT_POLICIES,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rule files.")] = Path(
@@ -159,7 +159,7 @@ def rules(
     raise typer.Exit(generate_rules(policies, out, min_volume, team_breach_threshold, mode))
 
 
-@app.command("dashboards")
+@app.command("dashboards", rich_help_panel="Generate deploy/ from the policy")
 def dashboards(
     policies: PoliciesOption = DEFAULT_POLICIES,
     out: Annotated[
@@ -176,7 +176,7 @@ def dashboards(
     raise typer.Exit(generate_dashboards(policies, out, assignee_label))
 
 
-@app.command("alertmanager")
+@app.command("alertmanager", rich_help_panel="Generate deploy/ from the policy")
 def alertmanager(
     policies: PoliciesOption = DEFAULT_POLICIES,
     out: Annotated[
@@ -196,7 +196,7 @@ def alertmanager(
     raise typer.Exit(generate_alertmanager(policies, out, webhook_url, years))
 
 
-@app.command("replay")
+@app.command("replay", rich_help_panel="History")
 def replay(
     logs: Annotated[
         list[str],
@@ -249,7 +249,7 @@ def replay(
     raise typer.Exit(run(options))
 
 
-@app.command("explain")
+@app.command("explain", rich_help_panel="History")
 def explain(
     case_id: Annotated[str, typer.Argument(help="The case to explain.")],
     logs: Annotated[
@@ -274,7 +274,7 @@ def explain(
     raise typer.Exit(run(case_id, logs or [], topics, policies, worker, timezone, verbose))
 
 
-@app.command("report")
+@app.command("report", rich_help_panel="History")
 def report(
     kind: Annotated[
         str, typer.Argument(help="weekly (complaint summary) or monthly (responsibility report).")
