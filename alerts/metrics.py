@@ -61,6 +61,13 @@ class AlertMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self.ack_seconds = Histogram(
+            "slawatch_alert_ack_seconds",
+            "Time from a breach being emitted to its first acknowledgement.",
+            ("clock", "team"),
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.escalations_pending = Gauge(
             "slawatch_escalations_pending",
             "Breaches waiting for their next escalation level.",

@@ -100,7 +100,13 @@ class AlertService:
 
     async def on_ack(self, ack: AckRecord) -> bool:
         """Stop escalating the acknowledged breach; True if a level was still pending."""
+        breach = await self.timers.unacknowledged(ack.breach_id)
         pending = await self.timers.ack(ack.breach_id, ack.by)
+        if breach is not None:
+            waited = (self.clock.now() - breach.emitted_at).total_seconds()
+            self.metrics.ack_seconds.labels(clock=breach.clock, team=breach.team or "none").observe(
+                max(waited, 0.0)
+            )
         log.info("alert_acknowledged", breach_id=ack.breach_id, level=ack.level, by=ack.by,
                  pending=pending)  # fmt: skip
         return pending

@@ -117,6 +117,13 @@ class EscalationTimers:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    async def unacknowledged(self, breach_id: str) -> BreachRecord | None:
+        """The breach, if it is known here and nobody has acknowledged it yet."""
+        breach, acked_by = await self.redis.hmget(self.entry(breach_id), "breach", "acked_by")
+        if breach is None or acked_by is not None:
+            return None
+        return BreachRecord.model_validate_json(breach)
+
     async def ack(self, breach_id: str, by: str) -> bool:
         """End the climb because ``by`` acknowledged; True if an escalation was pending."""
         return bool(

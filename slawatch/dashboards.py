@@ -330,6 +330,19 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
     layout.row("Acknowledgement and escalation")
     layout.add(
         panel(
+            "timeseries", "Time to acknowledge",
+            "How long breaches waited for their first acknowledgement (the ack link in every "
+            "alert), median and 90th percentile per team. Red from 30 minutes, when the usual "
+            "ladder reaches the supervisor.",
+            [Target(f"histogram_quantile({q}, sum by (le, team) (rate("
+                    'slawatch_alert_ack_seconds_bucket{clock=~"$clock", team=~"$team"}[1h])))',
+                    f"{{{{team}}}} p{int(q * 100)}") for q in (0.5, 0.9)],
+            unit="s", steps=((None, "green"), (1800, "red")), minimum=0,
+        ),
+        6, 9,
+    )  # fmt: skip
+    layout.add(
+        panel(
             "timeseries", "Time from breach to first notification",
             "How long staff waited for the first notification of a breach (median and 90th "
             "percentile per clock). Red from 5 minutes.",
@@ -338,7 +351,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
                     f"{{{{clock}}}} p{int(q * 100)}") for q in (0.5, 0.9)],
             unit="s", steps=((None, "green"), (300, "red")), minimum=0,
         ),
-        8, 9,
+        6, 9,
     )  # fmt: skip
     layout.add(
         panel(
@@ -349,7 +362,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
                     "level {{level}}")],
             unit="short", steps=((None, "green"), (1, "orange")), minimum=0,
         ),
-        8, 9,
+        6, 9,
     )  # fmt: skip
     layout.add(
         panel(
@@ -360,7 +373,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             unit="short", steps=((None, "green"), (1, "orange"), (20, "red")), decimals=0,
             options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background"},
         ),
-        8, 9,
+        6, 9,
     )  # fmt: skip
     return dashboard(
         "slawatch-teams", "slawatch · Teams",

@@ -60,6 +60,25 @@ class TestEscalation:
         assert 1 == len(lines)
         assert "agent-1" == state["acked_by"]
 
+    def test_time_to_acknowledge_is_measured_once(self) -> None:
+        """The first ack of a breach 10 s after it was emitted is observed; a second is not."""
+
+        async def scenario(redis: Any, prefix: str) -> tuple[float | None, float | None]:
+            h = Harness(make_spec(), redis, prefix)
+            record = breach()
+            await h.service.on_breach(record)
+            await at(h, 10)
+            ack = AckRecord(breach_id=record.breach_id, case_id="C-1", level=1, by="agent-1", at=T0)
+            await h.service.on_ack(ack)
+            await h.service.on_ack(ack)
+            labels = {"clock": record.clock, "team": record.team or "none"}
+            return (
+                h.registry.get_sample_value("slawatch_alert_ack_seconds_count", labels),
+                h.registry.get_sample_value("slawatch_alert_ack_seconds_sum", labels),
+            )
+
+        assert (1.0, 10.0) == run_with_redis(scenario)
+
     def test_stop_ends_escalation_and_tells_whoever_was_alerted(self) -> None:
         """The case answered after a warning and a breach: no escalation, one resolved notice."""
 
