@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from alerts.metrics import AlertMetrics
 from streams.metrics import NONE, Metrics, label
 
 DESIGN = Path(__file__).resolve().parents[2] / "docs" / "design.md"
@@ -26,9 +27,10 @@ def _design_rows() -> dict[str, tuple[str, set[str]]]:
 
 
 def _registered() -> dict[str, tuple[str, set[str]]]:
-    metrics = Metrics(CollectorRegistry())
+    """The worker's metrics: the stream side and the alerts side."""
+    registry = CollectorRegistry()
     out = {}
-    for attr in vars(metrics).values():
+    for attr in [*vars(Metrics(registry)).values(), *vars(AlertMetrics(registry)).values()]:
         names = getattr(attr, "_labelnames", None)
         base = getattr(attr, "_name", None)
         if names is None or base is None:
