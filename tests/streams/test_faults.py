@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from kafka import KafkaProducer
 from pytest_httpserver import HTTPServer
 
-from streams.broker import TansuBroker, free_port
+from streams.broker import TansuBroker
 from streams.watchdog import lost_offsets, lost_topics
+from tests._services import RedisServer
 from tests.streams._harness import Stack, by_case, canonical, wait_for
 
 POLICY = """\
@@ -215,50 +214,6 @@ class TestBrokerRestartedEmpty:
             stack.close()
             if fresh is not None:
                 fresh.stop()
-
-
-class RedisServer:
-    """A redis-server of the test's own that keeps an append-only file across stop/start."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port)
-        try:
-            wait_for(client.ping, 10, f"redis-server on port {self.port}", interval=0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis to stop and start at will."""
-    (tmp_path / "redis").mkdir()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.integration
