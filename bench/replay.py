@@ -140,9 +140,10 @@ def section(results: list[Result]) -> str:
             table(results),
             "",
             f"Measured with {machine}; run `.venv/bin/python bench/replay.py --write-readme` to "
-            "refresh. The engine recomputes each open cycle's warning and deadline times after "
-            "every event (working-time calendar arithmetic), which is where most replay time "
-            "goes.",
+            "refresh. Each open cycle remembers its warning and deadline times until its pauses "
+            "or terms change, so working-calendar arithmetic is done once per cycle and pause "
+            "rather than after every event; the rest is the engine's per-event bookkeeping and "
+            "the replay's timer queue.",
             END,
         ]
     )

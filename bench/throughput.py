@@ -48,7 +48,12 @@ TOPIC = "bench.complaints"
 
 
 def _events(n: int) -> list[tuple[bytes, bytes]]:
-    base = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    # Recent event times: the worker dead-letters times far from its wall clock
+    # (SLAWATCH_EVENT_MAX_AGE/_FUTURE), and every acknowledgement lands before the first
+    # warning is due (12 h), so the work per case is the same in every run: two clocks start,
+    # one ends with an outcome.
+    now = datetime.now(UTC).replace(microsecond=0)
+    base = now - timedelta(seconds=n // 2) - timedelta(minutes=20)
     out = []
     for i in range(n // 2):
         case = f"B-{i:07d}"
@@ -116,6 +121,26 @@ def _metric_sum(port: int, name: str) -> float:
     )
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None where unknown.
+
+    Less sensitive than events/s to other work on a shared machine: it counts only the
+    worker's own CPU, not the time it waited for a core.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _outcomes(port: int) -> float:
+    try:
+        return _metric_sum(port, "slawatch_outcomes_total")
+    except OSError:  # the worker is going away: the caller checks its exit
+        return -1.0
+
+
 def _ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as resp:
@@ -124,7 +149,15 @@ def _ready(port: int) -> bool:
         return False
 
 
-def _worker(broker: str, n: int, topics_file: Path, workdir: Path, partitions: int) -> float:
+def _worker(
+    broker: str,
+    n: int,
+    topics_file: Path,
+    workdir: Path,
+    partitions: int,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[float, float | None]:
+    """Events/s from /ready to the last outcome, and the worker's CPU ms per 1,000 events."""
     port = free_port()
     env = {
         **os.environ,
@@ -138,6 +171,7 @@ def _worker(broker: str, n: int, topics_file: Path, workdir: Path, partitions: i
         "SLAWATCH_DATADIR": str(workdir / "data"),
         "SLAWATCH_LOG_FORMAT": "json",
         "SLAWATCH_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     log = (workdir / "worker.log").open("wb")
     proc = subprocess.Popen(
@@ -153,13 +187,17 @@ def _worker(broker: str, n: int, topics_file: Path, workdir: Path, partitions: i
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not start; see {workdir / 'worker.log'}")
             time.sleep(0.05)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_seconds(proc.pid)
         cases = n // 2
-        while _metric_sum(port, "slawatch_outcomes_total") < cases:
+        while _outcomes(port) < cases:
             if proc.poll() is not None or time.monotonic() > deadline + 600:
                 raise RuntimeError(f"worker stopped early; see {workdir / 'worker.log'}")
             time.sleep(0.1)
-        return n / (time.perf_counter() - started)
+        rate = n / (time.perf_counter() - started)
+        cpu_ended = _cpu_seconds(proc.pid)
+        if cpu_started is None or cpu_ended is None:
+            return rate, None
+        return rate, (cpu_ended - cpu_started) * 1e6 / n
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -192,9 +230,17 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--runs", type=int, default=2, help="repeats of each measurement")
     parser.add_argument("--write-readme", action="store_true", help="append to bench/README.md")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the worker, e.g. SLAWATCH_EVENT_LOOP=asyncio (repeatable)",
+    )
     args = parser.parse_args()
     n = args.events - args.events % 2
-    rows: list[tuple[str, float]] = []
+    extra_env = dict(item.split("=", 1) for item in args.worker_env)
+    rows: list[tuple[str, float, float | None]] = []
     with tempfile.TemporaryDirectory(prefix="slawatch-bench-") as tmp:
         workdir = Path(tmp)
         topics_file = workdir / "topics.yaml"
@@ -204,9 +250,14 @@ def main() -> None:
                 ensure_topics(broker.bootstrap, {TOPIC: args.partitions})
                 asyncio.run(_produce(broker.bootstrap, _events(n)))
                 raw = asyncio.run(_raw(broker.bootstrap, n, topics_file))
-                worker = _worker(broker.url, n, topics_file, workdir, args.partitions)
-            rows += [("raw aiokafka consume + decode", raw), ("slawatch worker", worker)]
-            print(f"run {run + 1}: raw {raw:,.0f} events/s, worker {worker:,.0f} events/s")
+                worker, cpu = _worker(
+                    broker.url, n, topics_file, workdir, args.partitions, extra_env
+                )
+            rows += [("raw aiokafka consume + decode", raw, None), ("slawatch worker", worker, cpu)]
+            cpu_text = "" if cpu is None else f" ({cpu:,.0f} ms CPU per 1,000 events)"
+            print(
+                f"run {run + 1}: raw {raw:,.0f} events/s, worker {worker:,.0f} events/s{cpu_text}"
+            )
     machine = _machine()
     if args.write_readme:
         _append_readme(machine, n, args.partitions, rows)
@@ -221,9 +272,12 @@ def _append_readme(machine: dict[str, str], n: int, partitions: int, rows: list)
         f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), Python {machine['python']}, "
         "Tansu (memory engine) on the same host.",
         "",
-        "| loop | events/s |",
-        "|---|---|",
-        *[f"| {name} | {rate:,.0f} |" for name, rate in rows],
+        "| loop | events/s | worker CPU ms per 1,000 events |",
+        "|---|---:|---:|",
+        *[
+            f"| {name} | {rate:,.0f} | {'' if cpu is None else f'{cpu:,.0f}'} |"
+            for name, rate, cpu in rows
+        ],
         "",
     ]
     with readme.open("a") as out:

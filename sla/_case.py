@@ -36,6 +36,8 @@ JsonScalar = str | int | float | bool | None
 
 def utc(value: datetime, what: str) -> datetime:
     """``value`` in UTC; a naive datetime is refused, naming ``what`` it was."""
+    if value.tzinfo is UTC:  # the usual case; astimezone(UTC) would return it unchanged
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} {value.isoformat()} has no time zone; pass an aware datetime")
     return value.astimezone(UTC)

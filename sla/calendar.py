@@ -48,6 +48,7 @@ _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 #: calendar whose extra holidays swallow everything; China's longest break is about 9 days).
 _MAX_IDLE_DAYS = 1000
 _ZERO = timedelta(0)
+_ONE_DAY = timedelta(days=1)
 
 #: Minutes after local midnight: ``(start, end)``, end exclusive, ``end`` up to 1440 (24:00).
 Minutes = tuple[int, int]
@@ -143,6 +144,8 @@ def parse_working_hours(weekday: str, ranges: Sequence[str]) -> tuple[Minutes, .
 
 
 def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is UTC:  # the usual case; astimezone(UTC) would return it unchanged
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(
             f"{what} {value.isoformat()} has no time zone; pass an aware datetime "
@@ -204,6 +207,9 @@ class WorkingCalendar:
         self._intervals: Callable[[date], tuple[Interval, ...]] = functools.lru_cache(maxsize=4096)(
             self._compute_intervals
         )
+        self._day_total: Callable[[date], timedelta] = functools.lru_cache(maxsize=4096)(
+            self._compute_day_total
+        )
 
     def __repr__(self) -> str:
         return f"WorkingCalendar(name={self.name!r}, timezone={self.timezone.key!r})"
@@ -225,13 +231,30 @@ class WorkingCalendar:
             raise ValueError(f"cannot add a negative working time, got {amount}")
         if amount == _ZERO:
             return start
+        # The walk of _intervals_after, inlined, with whole days after ``cursor`` that cannot
+        # hold the rest counted from their cached total: limits of days are counted in O(days).
         remaining = amount
-        for begin, end in self._intervals_after(cursor):
-            begin = max(begin, cursor)
-            if end - begin >= remaining:
-                return (begin + remaining).astimezone(start.tzinfo)
-            remaining -= end - begin
-        raise AssertionError("unreachable: _intervals_after never ends")  # pragma: no cover
+        day = self._local_date(cursor) - _ONE_DAY
+        idle = 0
+        while True:
+            intervals = self._intervals(day)
+            if intervals and intervals[0][0] >= cursor and self._day_total(day) < remaining:
+                remaining -= self._day_total(day)
+                idle = 0
+                day += _ONE_DAY
+                continue
+            found = False
+            for begin, end in intervals:
+                if end > cursor:
+                    found = True
+                    begin = max(begin, cursor)
+                    if end - begin >= remaining:
+                        return (begin + remaining).astimezone(start.tzinfo)
+                    remaining -= end - begin
+            idle = 0 if found else idle + 1
+            if idle > _MAX_IDLE_DAYS:
+                raise self._no_working_time(cursor)
+            day += _ONE_DAY
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time in ``[start, end)``; zero when ``end <= start``."""
@@ -243,11 +266,15 @@ class WorkingCalendar:
         day = self._local_date(low) - timedelta(days=1)
         last = self._local_date(high - timedelta(microseconds=1))
         while day <= last:
-            for begin, finish in self._intervals(day):
-                overlap = min(finish, high) - max(begin, low)
-                if overlap > _ZERO:
-                    total += overlap
-            day += timedelta(days=1)
+            intervals = self._intervals(day)
+            if intervals and intervals[0][0] >= low and intervals[-1][1] <= high:
+                total += self._day_total(day)  # the whole day lies inside [start, end)
+            else:
+                for begin, finish in intervals:
+                    overlap = min(finish, high) - max(begin, low)
+                    if overlap > _ZERO:
+                        total += overlap
+            day += _ONE_DAY
         return total
 
     def working_days(self, days: float) -> timedelta:
@@ -299,11 +326,18 @@ class WorkingCalendar:
                     yield begin, end
             idle = 0 if found else idle + 1
             if idle > _MAX_IDLE_DAYS:
-                raise ValueError(
-                    f"calendar {self.name!r} has no working time in the {_MAX_IDLE_DAYS} days "
-                    f"after {instant.isoformat()}; check extra_holidays"
-                )
+                raise self._no_working_time(instant)
             day += timedelta(days=1)
+
+    def _no_working_time(self, instant: datetime) -> ValueError:
+        return ValueError(
+            f"calendar {self.name!r} has no working time in the {_MAX_IDLE_DAYS} days "
+            f"after {instant.isoformat()}; check extra_holidays"
+        )
+
+    def _compute_day_total(self, day: date) -> timedelta:
+        """The working time of ``day`` (cached per date by ``__init__``)."""
+        return sum((end - begin for begin, end in self._intervals(day)), start=_ZERO)
 
     def _compute_intervals(self, day: date) -> tuple[Interval, ...]:
         """The UTC intervals of ``day``'s working hours (cached per date by ``__init__``)."""

@@ -114,6 +114,10 @@ class Closing:
         return "breached" if self.late else "met"
 
 
+#: What a cycle's remembered due times were computed from: calendar, terms, start, promise, marks.
+_Basis = tuple[Calendar, ClockTerms, datetime, datetime | None, list[Mark]]
+
+
 @dataclass
 class Cycle:
     """One cycle of one clock on one case, with the terms fixed when it started.
@@ -141,6 +145,15 @@ class Cycle:
     marks: list[Mark] = field(default_factory=list)
     warned: list[float] = field(default_factory=list)
     breach_emitted: bool = False
+    #: Due times already computed (fraction -> instant), valid while ``_memo_basis`` matches.
+    _memo: dict[float, datetime | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _memo_basis: _Basis | None = field(default=None, init=False, repr=False, compare=False)
+    #: :meth:`pending` for (warned, breach_emitted), valid with the memo of due times.
+    _pending: tuple[tuple[float, ...], bool, tuple[Due, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def add_mark(self, mark: Mark) -> bool:
         """Slot ``mark`` in by event time; False when the same event already marked the cycle."""
@@ -196,11 +209,48 @@ class Cycle:
         up the counted time before it and restarts counting when it ends. None while an open
         pause (``end`` not given) started before the due time.
 
+        The engine asks for the same due times after every event of the case and every timer,
+        so the open cycle's answers (``end`` not given) are remembered until anything they
+        depend on changes: the calendar, the terms, the start, the promise or the marks.
+
         Args:
             calendar: the calendar the limit is counted on.
             fraction: 1.0 for the deadline, e.g. 0.8 for the 80 % warning.
             end: the cycle's end, if it ended: a pause still open then ends there.
         """
+        if end is not None:
+            return self._compute_due_at(calendar, fraction, end)
+        memo = self._memo_for(calendar)
+        if fraction in memo:
+            return memo[fraction]
+        due = memo[fraction] = self._compute_due_at(calendar, fraction, None)
+        return due
+
+    def _memo_for(self, calendar: Calendar) -> dict[float, datetime | None]:
+        """The memo of due times, emptied when what they were computed from has changed."""
+        basis = self._memo_basis
+        if (
+            basis is None
+            or basis[0] is not calendar
+            or basis[1] is not self.terms
+            or basis[2] is not self.started_at
+            or basis[3] is not self.fixed_deadline
+            or basis[4] != self.marks
+        ):
+            self._memo_basis = (
+                calendar,
+                self.terms,
+                self.started_at,
+                self.fixed_deadline,
+                list(self.marks),
+            )
+            self._memo = {}
+            self._pending = None
+        return self._memo
+
+    def _compute_due_at(
+        self, calendar: Calendar, fraction: float, end: datetime | None
+    ) -> datetime | None:
         if self.fixed_deadline is not None:
             if fraction == 1.0:
                 return self.fixed_deadline
@@ -221,6 +271,16 @@ class Cycle:
 
         Once the breach is sent no warning follows it, even if a late pause moved the deadline.
         """
+        self._memo_for(calendar)  # drops a stale answer
+        warned = tuple(self.warned)
+        cached = self._pending
+        if cached is not None and cached[0] == warned and cached[1] == self.breach_emitted:
+            return list(cached[2])
+        dues = self._compute_pending(calendar)
+        self._pending = (warned, self.breach_emitted, tuple(dues))
+        return dues
+
+    def _compute_pending(self, calendar: Calendar) -> list[Due]:
         deadline = self.due_at(calendar)
         if deadline is None or self.breach_emitted:
             return []
@@ -265,8 +325,8 @@ class Cycle:
         return Closing(kind, at, deadline, elapsed, paused, late, status)
 
     def clone(self) -> Cycle:
-        """A copy that can change without changing this one."""
-        return Cycle(
+        """A copy that can change without changing this one (it keeps the memo of due times)."""
+        copy = Cycle(
             number=self.number,
             started_at=self.started_at,
             start_event_id=self.start_event_id,
@@ -278,6 +338,11 @@ class Cycle:
             warned=list(self.warned),
             breach_emitted=self.breach_emitted,
         )
+        if self._memo_basis is not None:
+            copy._memo_basis = self._memo_basis  # never mutated: replaced when stale
+            copy._memo = dict(self._memo)
+            copy._pending = self._pending
+        return copy
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form (str, int, float, bool, None, list, dict only)."""

@@ -68,14 +68,28 @@ class OpenClockGauges:
     def update(
         self, case_id: str, partition: int, open_: Iterable[str], near: Iterable[str]
     ) -> None:
-        """Record the open and near-breach clocks of one case (empty: none)."""
-        self._forget(case_id)
+        """Record the open and near-breach clocks of one case (empty: none).
+
+        Only the gauges of clocks whose counts this changes are set again (most events change
+        none, or one or two clocks).
+        """
         open_t, near_t = tuple(open_), tuple(near)
+        old = self._cases.get(case_id)
+        if old is not None and old[1] == open_t and old[2] == near_t:
+            self._cases[case_id] = (partition, open_t, near_t)
+            return
+        if old is None and not open_t and not near_t:
+            return
+        changed = {*open_t, *near_t}
+        if old is not None:
+            changed.update(old[1])
+            changed.update(old[2])
+        self._forget(case_id)
         if open_t or near_t:
             self._cases[case_id] = (partition, open_t, near_t)
             self._open.update(open_t)
             self._near.update(near_t)
-        self._publish()
+        self._publish(changed)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget the cases of revoked partitions."""
@@ -90,10 +104,11 @@ class OpenClockGauges:
             self._open.subtract(old[1])
             self._near.subtract(old[2])
 
-    def _publish(self) -> None:
+    def _publish(self, clocks: Iterable[str] | None = None) -> None:
+        """Set the gauges of ``clocks`` (default: every clock seen so far)."""
         self._seen.update(self._open)
         self._seen.update(self._near)
-        for clock in self._seen:
+        for clock in self._seen if clocks is None else clocks:
             self._metrics.clocks_open.labels(clock).set(max(self._open[clock], 0))
             self._metrics.clocks_near_breach.labels(clock).set(max(self._near[clock], 0))
 
@@ -239,7 +254,8 @@ def register(rt: Runtime) -> None:
 
     sink = EffectSink(rt.topics, metrics)
 
-    def store(case_id: str, partition: int, row: Any, step: Step) -> None:
+    def store(case_id: str, partition: int, row: Any, step: Step, loaded: CaseState | None) -> None:
+        """Write the step's state; ``loaded`` is the state read from ``row`` (None: none)."""
         if step.state is None:
             if row is not None:
                 del cases[case_id]
@@ -249,7 +265,10 @@ def register(rt: Runtime) -> None:
             open_, near = summarize(step.state)
             due = _unix(step.next_due)
             new: dict[str, Any] = {"p": partition, "due": due, "open": open_, "near": near}
-            new["s"] = step.state.to_json()
+            if row is not None and step.state is loaded:
+                new["s"] = row["s"]  # an ignored or duplicate event: the state is as read
+            else:
+                new["s"] = step.state.to_json()
             if new != row:
                 cases[case_id] = new
             index.set(partition, case_id, due)
@@ -270,8 +289,9 @@ def register(rt: Runtime) -> None:
                     if row is None:
                         index.set(partition, case_id, None)
                         continue
-                    state = CaseState.from_json(row["s"])
-                    step = engine.advance(state, now)
+                    loaded = CaseState.from_json(row["s"])
+                    previous: CaseState | None = loaded
+                    step = engine.advance(loaded, now)
                 else:
                     canonical = decode_event(message.value)
                     case_id = canonical.case_id
@@ -296,7 +316,7 @@ def register(rt: Runtime) -> None:
                 )
             try:
                 await sink.emit(step.effects, ctx)
-                store(case_id, partition, row, step)
+                store(case_id, partition, row, step, previous)
             except Exception as exc:  # a bug here must not stop every clock of the worker
                 log.error(
                     "clock_effects_failed",

@@ -24,6 +24,7 @@ import yaml
 
 from alerts.ack import ACK_SECRET_ENV
 from slawatch.settings import ENV_PREFIX, Settings, TopicNames
+from slawatch.worker import EVENT_LOOP_ENV
 from streams.alerting import ALERTS_ENV
 from streams.topics import load_topics
 
@@ -53,8 +54,8 @@ def settings_env_vars() -> set[str]:
 
 
 def code_env_vars() -> set[str]:
-    """Every ``SLAWATCH_*`` variable the worker reads: settings, alerts file, ack secret."""
-    return settings_env_vars() | {ALERTS_ENV, ACK_SECRET_ENV}
+    """Every ``SLAWATCH_*`` variable the worker reads: settings, alerts file, ack secret, loop."""
+    return settings_env_vars() | {ALERTS_ENV, ACK_SECRET_ENV, EVENT_LOOP_ENV}
 
 
 def alerts_file_refs() -> set[str]:

@@ -15,7 +15,7 @@ from sla.policy_file import PolicyError, load_policy, policy_summary
 CORPUS = Path(__file__).parent / "policy_corpus"
 ROOT = Path(__file__).parents[2]
 DEFAULT_PACK = ROOT / "config" / "policies.yaml"
-DOMAIN = Path("/work/shared/DOMAIN.md")
+DOMAIN = ROOT.parent / "shared" / "DOMAIN.md"
 
 #: The DOMAIN.md table row (its first cell) -> the clock id the default pack gives it.
 DOMAIN_CLOCKS = {

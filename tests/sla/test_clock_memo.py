@@ -1,0 +1,77 @@
+"""A cycle's remembered due times: the same answers as a fresh computation after every change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sla.calendar import ElapsedCalendar
+from sla.clock import Cycle, Mark
+from sla.limits import parse_limit
+from sla.policy import ClockTerms
+from tests.sla._clock_fakes import at
+
+ELAPSED = ElapsedCalendar()
+
+
+def _terms(limit: str) -> ClockTerms:
+    return ClockTerms(
+        limit=parse_limit(limit), calendar=None, target=0.95, standard="basic", warn_at=(0.5,)
+    )
+
+
+def _cycle(limit: str = "4h") -> Cycle:
+    return Cycle(
+        number=1, started_at=at(0), start_event_id="s", policy_version="v1", terms=_terms(limit)
+    )
+
+
+def _fresh(cycle: Cycle) -> list[datetime | None]:
+    """Due times computed by a copy that has never remembered anything."""
+    copy = Cycle(
+        number=cycle.number,
+        started_at=cycle.started_at,
+        start_event_id=cycle.start_event_id,
+        policy_version=cycle.policy_version,
+        terms=cycle.terms,
+        fixed_deadline=cycle.fixed_deadline,
+        marks=list(cycle.marks),
+    )
+    return [copy.due_at(ELAPSED), copy.due_at(ELAPSED, 0.5)]
+
+
+class TestCycleMemo:
+    def test_a_pause_after_a_first_answer_moves_the_deadline(self) -> None:
+        """A mark added after the deadline was asked for is taken into account."""
+        cycle = _cycle()
+        cycle.due_at(ELAPSED)
+        cycle.add_mark(Mark(at(1), "pause", "p"))
+        cycle.add_mark(Mark(at(2), "resume", "r"))
+        assert [at(5), at(3)] == [cycle.due_at(ELAPSED), cycle.due_at(ELAPSED, 0.5)]
+
+    def test_new_terms_give_new_due_times(self) -> None:
+        """Terms replaced on the cycle (a policy re-evaluation) are not answered from memory."""
+        cycle = _cycle("4h")
+        cycle.due_at(ELAPSED)
+        cycle.terms = _terms("8h")
+        assert _fresh(cycle) == [cycle.due_at(ELAPSED), cycle.due_at(ELAPSED, 0.5)]
+
+    def test_a_clone_and_its_original_change_apart(self) -> None:
+        """A clone starts with the memo, and a pause on it leaves the original's answers alone."""
+        original = _cycle()
+        original.pending(ELAPSED)
+        copy = original.clone()
+        copy.add_mark(Mark(at(1), "pause", "p"))
+        assert (None, at(4)) == (copy.due_at(ELAPSED), original.due_at(ELAPSED))
+
+    def test_pending_follows_warnings_sent(self) -> None:
+        """A threshold marked as warned leaves the pending list at once."""
+        cycle = _cycle()
+        cycle.pending(ELAPSED)
+        cycle.warned.append(0.5)
+        assert [None] == [d.threshold for d in cycle.pending(ELAPSED)]
+
+    def test_memo_is_not_part_of_equality(self) -> None:
+        """Two cycles with the same fields are equal whether or not one has computed anything."""
+        asked = _cycle()
+        asked.pending(ELAPSED)
+        assert _cycle() == asked
