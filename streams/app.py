@@ -161,6 +161,7 @@ def create_app(
         metrics=metrics if metrics is not None else Metrics(),
     )
     runtime.metrics.build_info.labels(__version__, policy.version).set(1)
+    runtime.metrics.prime(clock.id for clock in policy.clocks)
     names = settings.topic_names
     n = settings.partitions
     for role in ("warnings", "breaches", "outcomes", "deadletter"):

@@ -6,6 +6,8 @@ Labels never carry a case, customer or person id. A missing team or region is ``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Metrics", "label"]
@@ -137,3 +139,14 @@ class Metrics:
             ["version", "policy_version"],
             registry=r,
         )
+
+    def prime(self, clocks: Iterable[str]) -> None:
+        """Create the per-clock series at zero, so the first result of a clock is not lost.
+
+        Prometheus' ``increase()`` cannot count a series' first sample; a histogram or gauge
+        that exists from the first scrape makes every later observation count.
+        """
+        for clock in clocks:
+            self.time_to_stop.labels(clock)
+            self.clocks_open.labels(clock)
+            self.clocks_near_breach.labels(clock)

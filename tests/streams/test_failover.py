@@ -30,7 +30,8 @@ from tests.streams._failover import (
 )
 from tests.streams._harness import Stack, canonical, wait_for
 
-pytestmark = pytest.mark.integration
+# One module-wide run of several minutes (longer on a loaded machine): a wider time-out.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
