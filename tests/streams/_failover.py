@@ -820,7 +820,7 @@ class FailoverRun:
             "lateness_max_s": _r(max(late, default=None)),
         }
 
-    def _judge_notifications(self, cases: list[Case], timeout: float = 60.0) -> dict[str, Any]:
+    def _judge_notifications(self, cases: list[Case], timeout: float = 120.0) -> dict[str, Any]:
         assert self.alerts is not None
         expected = {c.breach_id for c in cases if c.expected}
         deadline = time.monotonic() + timeout
