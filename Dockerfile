@@ -5,17 +5,24 @@
 # /etc/slawatch (the repository's config/ is baked in as a default; mount your own over it).
 # Table state lives in RocksDB under /var/lib/slawatch: give it a volume so restarts are warm.
 
-FROM python:3.11-slim AS build
+# The base is pinned by digest, so a rebuild gets the same bytes; bump tag and digest together
+# (`docker buildx imagetools inspect python:3.11-slim-bookworm`) to take security fixes.
+FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16 AS build
 WORKDIR /src
+# Dependencies first, exactly as locked (requirements.lock, scripts/lock_requirements.py); the
+# rocksdb extra's rocksdict is in it, which Faust uses for SLAWATCH_STORE=rocksdb://.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --root-user-action=ignore --prefix=/install -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY sla ./sla
 COPY streams ./streams
 COPY alerts ./alerts
 COPY slawatch ./slawatch
-# The rocksdb extra brings rocksdict, which Faust uses for SLAWATCH_STORE=rocksdb://.
-RUN pip install --no-cache-dir --root-user-action=ignore --prefix=/install ".[rocksdb]"
+# slawatch/config links to config/: the installed package carries the default configuration.
+COPY config ./config
+RUN pip install --no-cache-dir --root-user-action=ignore --prefix=/install --no-deps .
 
-FROM python:3.11-slim
+FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
 RUN useradd --system --uid 10001 --user-group --no-create-home slawatch \
     && install -d -o 10001 -g 10001 /var/lib/slawatch
 COPY --from=build /install /usr/local

@@ -34,8 +34,10 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q -m integration
 
-bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+bench: $(STAMP) tools
+	$(BIN)/python bench/throughput.py --events 30000 --runs 2
+	$(BIN)/python bench/storm.py --open 1000000 --due 100000
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic.functional_validators import BeforeValidator
 
 from alerts._refs import is_reference
+from alerts.wording import Locale
 from sla.config_file import (
     ConfigError,
     LineIndex,
@@ -42,9 +43,11 @@ __all__ = [
     "ChannelUse",
     "ConsoleChannel",
     "DepartmentSpec",
+    "DingTalkChannel",
     "EmailChannel",
     "EscalationSpec",
     "EscalationStep",
+    "FeishuChannel",
     "RecipientSpec",
     "RedisStreamChannel",
     "RosterSpec",
@@ -54,6 +57,7 @@ __all__ = [
     "SlackChannel",
     "StormSpec",
     "TeamAlerts",
+    "WeComChannel",
     "WebhookChannel",
     "load_alerts",
 ]
@@ -137,8 +141,39 @@ class RedisStreamChannel(_Delivery):
     maxlen: int = Field(10_000, ge=10, description="approximate length kept per stream")
 
 
+class WeComChannel(_Delivery):
+    """WeCom (企业微信) group robot; its webhook URL holds the robot's key, so it is a secret."""
+
+    type: Literal["wecom"]
+    url: SecretRef
+    format: Literal["markdown", "text"] = "markdown"
+
+
+class DingTalkChannel(_Delivery):
+    """DingTalk (钉钉) custom robot; URL (with access_token) and signing secret are secrets."""
+
+    type: Literal["dingtalk"]
+    url: SecretRef
+    secret: SecretRef | None = Field(None, description="the robot's 加签 secret (SEC...)")
+
+
+class FeishuChannel(_Delivery):
+    """Feishu / Lark (飞书) custom bot; URL and signing secret are secrets."""
+
+    type: Literal["feishu"]
+    url: SecretRef
+    secret: SecretRef | None = Field(None, description="the bot's 签名校验 secret")
+
+
 ChannelSpec = Annotated[
-    ConsoleChannel | WebhookChannel | SlackChannel | EmailChannel | RedisStreamChannel,
+    ConsoleChannel
+    | WebhookChannel
+    | SlackChannel
+    | EmailChannel
+    | RedisStreamChannel
+    | WeComChannel
+    | DingTalkChannel
+    | FeishuChannel,
     Field(discriminator="type"),
 ]
 
@@ -160,6 +195,7 @@ class RecipientSpec(_Strict):
 
     role: str = Field("agent", description="agent, supervisor, department_head, ...")
     channels: list[ChannelUse] = Field(min_length=1)
+    locale: Locale | None = Field(None, description="zh-CN or en; default: the team's")
 
 
 class ShiftSpec(_Strict):
@@ -236,6 +272,7 @@ class TeamAlerts(_Strict):
     )
     roster: RosterSpec = Field(default_factory=RosterSpec)
     storm_max_per_minute: int | None = Field(None, ge=1)
+    locale: Locale | None = Field(None, description="zh-CN or en; default: the file's")
 
 
 class DepartmentSpec(_Strict):
@@ -314,6 +351,10 @@ class AlertsSpec(_Strict):
     """A whole alerts file."""
 
     version: str = Field(min_length=1)
+    locale: Locale = Field("zh-CN", description="language of the alerts: zh-CN or en")
+    templates: str | None = Field(
+        None, description="a template file of one's own, relative to this file"
+    )
     ack: AckSpec = Field(default_factory=AckSpec)
     resolved_notice: bool = Field(True, description="tell whoever was alerted when the clock stops")
     dedupe_ttl: Duration = Field(
@@ -440,10 +481,29 @@ def load_alerts(
     problems = cross_check(spec, clocks, teams)
     if problems:
         raise ConfigError([_problem(path, index, loc, msg) for loc, msg in problems])
+    if spec.templates:
+        from alerts.templates import load_templates
+
+        own = path.parent / spec.templates
+        if not own.is_file():
+            raise ConfigError(
+                [_problem(path, index, ("templates",), f"no template file {str(own)!r}")]
+            )
+        load_templates(own)  # refused here, at load, with the template file's line
+        spec = spec.model_copy(update={"templates": str(own)})
     return spec
 
 
-_CHANNEL_TYPES = {"console", "webhook", "slack", "email", "redis_stream"}
+_CHANNEL_TYPES = {
+    "console",
+    "webhook",
+    "slack",
+    "email",
+    "redis_stream",
+    "wecom",
+    "dingtalk",
+    "feishu",
+}
 
 
 def _validate(path: Path) -> tuple[AlertsSpec, LineIndex]:

@@ -120,7 +120,7 @@ class Dispatcher:
         if first:
             latency = (self.clock.now() - n.alert.occurred_at).total_seconds()
             self.metrics.latency.labels(clock=n.alert.clock).observe(max(latency, 0.0))
-        log.info("alert_sent", key=n.key, channel=n.channel, level=n.alert.level,
+        log.info("alert_sent", key=n.key, channel=n.channel, alert_level=n.alert.level,
                  recipient=n.recipient, attempts=c.attempts + 1)  # fmt: skip
 
     async def _failed(self, c: Claimed, reason: str, *, retryable: bool) -> None:

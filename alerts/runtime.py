@@ -25,6 +25,7 @@ from alerts.dedupe import AlertStore, Keys
 from alerts.directory import Directory
 from alerts.dispatcher import Dispatcher
 from alerts.metrics import AlertMetrics
+from alerts.render import ClockNames, Renderer
 from alerts.routing import Router
 from alerts.service import AlertService
 from alerts.sinks import Sink, build_sinks
@@ -79,10 +80,12 @@ class AlertRuntime:
         sinks: Mapping[str, Sink] | None = None,
         rng: random.Random | None = None,
         ack_base_url: str = "http://localhost:6066",
+        clock_names: ClockNames | None = None,
     ) -> AlertRuntime:
         """Wire the parts; ``redis`` is ``redis.asyncio.Redis(decode_responses=True)``.
 
-        ``ack_base_url`` is used for ack links when the alerts file sets no ``ack.base_url``.
+        ``ack_base_url`` is used for ack links when the alerts file sets no ``ack.base_url``;
+        ``clock_names`` are the clocks' display names from the policy file, for messages.
         """
         metrics = metrics or AlertMetrics(registry)
         router = Router(spec)
@@ -101,7 +104,8 @@ class AlertRuntime:
         service = AlertService(
             spec, router, store, timers, storm, metrics, clock, signer, ack_base_url
         )
-        built = sinks if sinks is not None else build_sinks(spec, env, redis)
+        renderer = Renderer.for_spec(spec, clock_names)
+        built = sinks if sinks is not None else build_sinks(spec, env, redis, renderer)
         dispatcher = Dispatcher(
             spec, store, built, Directory(router, env), storm, metrics, clock, rng=rng
         )

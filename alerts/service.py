@@ -107,7 +107,7 @@ class AlertService:
             self.metrics.ack_seconds.labels(clock=breach.clock, team=breach.team or "none").observe(
                 max(waited, 0.0)
             )
-        log.info("alert_acknowledged", breach_id=ack.breach_id, level=ack.level, by=ack.by,
+        log.info("alert_acknowledged", breach_id=ack.breach_id, ack_level=ack.level, by=ack.by,
                  pending=pending)  # fmt: skip
         return pending
 
@@ -125,7 +125,9 @@ class AlertService:
             await self._enqueue(alert, deliveries, now, ack=True)
             following = ladder_for(self.spec, breach.clock).next_due(breach.emitted_at, level)
             await self.timers.advance(bid, level, following)
-            log.info("escalation_fired", breach_id=bid, level=level, recipients=len(deliveries))
+            log.info(
+                "escalation_fired", breach_id=bid, alert_level=level, recipients=len(deliveries)
+            )
             fired += 1
         self.metrics.escalations_pending.set(await self.timers.pending_count())
         return fired

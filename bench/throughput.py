@@ -33,6 +33,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
@@ -149,6 +150,105 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _count(port: int) -> float:
+    """Outcomes the peer agent has sent (its ``/count`` page)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=3) as resp:
+            return float(resp.read().decode())
+    except OSError:
+        return -1.0
+
+
+#: The broker's process id, to print its CPU per 1,000 events beside the worker's.
+BROKER_PID: int | None = None
+
+
+def _timed(
+    argv: list[str], env: dict[str, str], port: int, n: int, done: Any, workdir: Path, name: str
+) -> tuple[float, float | None]:
+    """Events/s from ``/ready`` until ``done(port)`` reaches N/2, and CPU ms per 1,000 events.
+
+    The broker's CPU over the same span is printed too: on this machine the broker shares the
+    two cores, so every record the worker sends costs CPU twice.
+    """
+    log = (workdir / f"{name}.log").open("wb")
+    proc = subprocess.Popen(argv, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not _ready(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start; see {workdir / name}.log")
+            time.sleep(0.05)
+        started, cpu_started = time.perf_counter(), _cpu_seconds(proc.pid)
+        broker_started = _cpu_seconds(BROKER_PID) if BROKER_PID else None
+        spy = _py_spy(proc.pid, workdir / f"{name}.profile.txt")
+        while done(port) < n // 2:
+            if proc.poll() is not None or time.monotonic() > deadline + 600:
+                raise RuntimeError(f"{name} stopped early; see {workdir / name}.log")
+            time.sleep(0.05)
+        rate = n / (time.perf_counter() - started)
+        cpu_ended = _cpu_seconds(proc.pid)
+        broker_ended = _cpu_seconds(BROKER_PID) if BROKER_PID else None
+        if broker_started is not None and broker_ended is not None:
+            broker_ms = (broker_ended - broker_started) * 1e6 / n
+            print(f"{name}: broker CPU {broker_ms:,.0f} ms/1,000 events")
+        _stop_py_spy(spy, workdir / f"{name}.profile.txt", name)
+        if cpu_started is None or cpu_ended is None:
+            return rate, None
+        return rate, (cpu_ended - cpu_started) * 1e6 / n
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+#: Where to keep py-spy profiles (``--profile DIR``); None: no profiling.
+PROFILE_DIR: Path | None = None
+
+
+def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """Start ``py-spy record`` on ``pid`` (collapsed stacks) when ``--profile`` is given."""
+    if PROFILE_DIR is None:
+        return None
+    spy = Path(sys.executable).parent / "py-spy"
+    argv = [str(spy), "record", "--pid", str(pid), "--format", "raw", "-o", str(out), "-r", "200"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_py_spy(spy: subprocess.Popen[bytes] | None, out: Path, name: str) -> None:
+    """Stop py-spy, then print and keep the top of its profile (self time per function)."""
+    if spy is None or PROFILE_DIR is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    top = _profile_top(out)
+    target = PROFILE_DIR / f"{name}-{time.strftime('%H%M%S')}.txt"
+    target.write_text(out.read_text() if out.exists() else "")
+    print(f"{name}: py-spy profile in {target}; self time, top 15:")
+    for share, function in top[:15]:
+        print(f"  {share:5.1%}  {function}")
+
+
+def _profile_top(path: Path) -> list[tuple[float, str]]:
+    """(share of samples, function) by self time, from py-spy's collapsed-stack output."""
+    counts: dict[str, int] = {}
+    total = 0
+    if not path.exists():
+        return []
+    for line in path.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not samples.isdigit():
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        counts[leaf] = counts.get(leaf, 0) + int(samples)
+        total += int(samples)
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    return [(count / total, function) for function, count in ranked]
+
+
 def _worker(
     broker: str,
     n: int,
@@ -157,7 +257,7 @@ def _worker(
     partitions: int,
     extra_env: dict[str, str] | None = None,
 ) -> tuple[float, float | None]:
-    """Events/s from /ready to the last outcome, and the worker's CPU ms per 1,000 events."""
+    """``slawatch worker`` on the backlog: events/s and CPU ms per 1,000 events."""
     port = free_port()
     env = {
         **os.environ,
@@ -173,38 +273,31 @@ def _worker(
         "SLAWATCH_LOG_LEVEL": "warning",
         **(extra_env or {}),
     }
-    log = (workdir / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "slawatch"), "worker"],
-        env=env,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not _ready(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start; see {workdir / 'worker.log'}")
-            time.sleep(0.05)
-        started, cpu_started = time.perf_counter(), _cpu_seconds(proc.pid)
-        cases = n // 2
-        while _outcomes(port) < cases:
-            if proc.poll() is not None or time.monotonic() > deadline + 600:
-                raise RuntimeError(f"worker stopped early; see {workdir / 'worker.log'}")
-            time.sleep(0.1)
-        rate = n / (time.perf_counter() - started)
-        cpu_ended = _cpu_seconds(proc.pid)
-        if cpu_started is None or cpu_ended is None:
-            return rate, None
-        return rate, (cpu_ended - cpu_started) * 1e6 / n
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    argv = [str(Path(sys.executable).parent / "slawatch"), "worker"]
+    return _timed(argv, env, port, n, _outcomes, workdir, "worker")
+
+
+def _peer(broker: str, n: int, workdir: Path, partitions: int) -> tuple[float, float | None]:
+    """The hand-written Faust agent (``bench/peer_agent.py``), the worker's producer settings."""
+    from streams.app import PRODUCER_LINGER_S, PRODUCER_MAX_BATCH_BYTES
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PEER_BROKER": broker,
+        "PEER_TOPIC": TOPIC,
+        "PEER_PARTITIONS": str(partitions),
+        "PEER_WEB_PORT": str(port),
+        "PEER_DATADIR": str(workdir / "peer-data"),
+        "PEER_LINGER": str(PRODUCER_LINGER_S),
+        "PEER_MAX_BATCH": str(PRODUCER_MAX_BATCH_BYTES),
+    }
+    argv = [sys.executable, str(ROOT / "bench" / "peer_agent.py"), "worker"]
+    return _timed(argv, env, port, n, _count, workdir, "peer")
+
+
+def _cpu_text(cpu: float | None) -> str:
+    return "" if cpu is None else f" ({cpu:,.0f} ms CPU/1,000 events)"
 
 
 def _machine() -> dict[str, str]:
@@ -231,32 +324,59 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="repeats of each measurement")
     parser.add_argument("--write-readme", action="store_true", help="append to bench/README.md")
     parser.add_argument(
+        "--keyed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="declare the source topic keyed by case id (no re-key hop); --no-keyed re-keys",
+    )
+    parser.add_argument(
         "--worker-env",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         help="extra environment of the worker, e.g. SLAWATCH_EVENT_LOOP=asyncio (repeatable)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record a py-spy profile of the peer and the worker into DIR, print the top",
+    )
     args = parser.parse_args()
+    global PROFILE_DIR
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = args.profile
     n = args.events - args.events % 2
     extra_env = dict(item.split("=", 1) for item in args.worker_env)
     rows: list[tuple[str, float, float | None]] = []
     with tempfile.TemporaryDirectory(prefix="slawatch-bench-") as tmp:
         workdir = Path(tmp)
         topics_file = workdir / "topics.yaml"
-        topics_file.write_text(f"version: 1\ntopics:\n  - name: {TOPIC}\n    mapping: canonical\n")
+        topics_file.write_text(
+            f"version: 1\ntopics:\n  - name: {TOPIC}\n    mapping: canonical\n"
+            f"    keyed_by_case: {'true' if args.keyed else 'false'}\n"
+        )
         for run in range(args.runs):
             with TansuBroker(log_path=workdir / f"tansu-{run}.log") as broker:
+                global BROKER_PID
+                BROKER_PID = broker.pid
                 ensure_topics(broker.bootstrap, {TOPIC: args.partitions})
                 asyncio.run(_produce(broker.bootstrap, _events(n)))
                 raw = asyncio.run(_raw(broker.bootstrap, n, topics_file))
+                peer, peer_cpu = _peer(broker.url, n, workdir, args.partitions)
                 worker, cpu = _worker(
                     broker.url, n, topics_file, workdir, args.partitions, extra_env
                 )
-            rows += [("raw aiokafka consume + decode", raw, None), ("slawatch worker", worker, cpu)]
-            cpu_text = "" if cpu is None else f" ({cpu:,.0f} ms CPU per 1,000 events)"
+            rows += [
+                ("raw aiokafka consume + decode", raw, None),
+                ("hand-written Faust agent (bench/peer_agent.py)", peer, peer_cpu),
+                ("slawatch worker", worker, cpu),
+            ]
             print(
-                f"run {run + 1}: raw {raw:,.0f} events/s, worker {worker:,.0f} events/s{cpu_text}"
+                f"run {run + 1}: raw {raw:,.0f}/s | peer {peer:,.0f}/s{_cpu_text(peer_cpu)} | "
+                f"worker {worker:,.0f}/s{_cpu_text(cpu)} | "
+                f"slawatch/peer {worker / peer:.2f} | slawatch/raw {worker / raw:.3f}"
             )
     machine = _machine()
     if args.write_readme:

@@ -22,7 +22,9 @@ __all__ = [
     "ClockTrack",
     "EndedCycle",
     "JsonScalar",
+    "OpenCycleKey",
     "Orphan",
+    "open_cycle_keys",
     "utc",
 ]
 
@@ -32,6 +34,35 @@ SEEN_LIMIT = 512
 STATE_FORMAT = 1
 
 JsonScalar = str | int | float | bool | None
+
+#: What decides whether an open cycle must be reviewed under a new policy:
+#: (case kind, clock id, limit kind, calendar, policy version).
+OpenCycleKey = tuple[str, str, str, str | None, str]
+
+
+def open_cycle_keys(data: Mapping[str, Any]) -> tuple[OpenCycleKey, ...]:
+    """The :data:`OpenCycleKey` of each open cycle of a stored state, read from its JSON.
+
+    Example:
+        >>> open_cycle_keys({"case_kind": "complaint", "clocks": {}})
+        ()
+    """
+    kind = data["case_kind"]
+    keys = []
+    for clock_id, track in data["clocks"].items():
+        running = track.get("running")
+        if running:
+            terms = running["terms"]
+            keys.append(
+                (
+                    kind,
+                    clock_id,
+                    terms["limit"]["kind"],
+                    terms["calendar"],
+                    running["policy_version"],
+                )
+            )
+    return tuple(keys)
 
 
 def utc(value: datetime, what: str) -> datetime:
@@ -62,6 +93,7 @@ class CaseEvent:
     event_type: str
     at: datetime
     attributes: dict[str, JsonScalar]
+    sequence: int | None = None
 
     @classmethod
     def of(cls, event: LifecycleEvent) -> CaseEvent:
@@ -71,6 +103,7 @@ class CaseEvent:
             event_type=event.event_type,
             at=utc(event.occurred_at, "occurred_at"),
             attributes={k: _json_scalar(v) for k, v in raw.items() if v is not None},
+            sequence=event.sequence,
         )
 
 
@@ -89,12 +122,15 @@ class Orphan:
     attributes: dict[str, JsonScalar]
     clocks: list[str]
     used: bool = False
+    sequence: int | None = None
 
     def event(self) -> CaseEvent:
-        return CaseEvent(self.event_id, self.event_type, self.occurred_at, self.attributes)
+        return CaseEvent(
+            self.event_id, self.event_type, self.occurred_at, self.attributes, self.sequence
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "event_id": self.event_id,
             "event_type": self.event_type,
             "occurred_at": format_time(self.occurred_at),
@@ -102,6 +138,9 @@ class Orphan:
             "clocks": list(self.clocks),
             "used": self.used,
         }
+        if self.sequence is not None:  # absent in states written before sequences existed
+            data["sequence"] = self.sequence
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Orphan:
@@ -112,6 +151,7 @@ class Orphan:
             attributes=dict(data["attributes"]),
             clocks=list(data["clocks"]),
             used=bool(data["used"]),
+            sequence=data.get("sequence"),
         )
 
 
@@ -230,7 +270,13 @@ class CaseState:
             clocks={k: t.clone() for k, t in self.clocks.items()},
             orphans=[
                 Orphan(
-                    o.event_id, o.event_type, o.occurred_at, o.attributes, list(o.clocks), o.used
+                    o.event_id,
+                    o.event_type,
+                    o.occurred_at,
+                    o.attributes,
+                    list(o.clocks),
+                    o.used,
+                    o.sequence,
                 )
                 for o in self.orphans
             ],

@@ -78,10 +78,19 @@ class Mark:
     at: datetime
     kind: MarkKind
     event_id: str
+    sequence: int | None = None
 
-    def key(self) -> tuple[datetime, int, str]:
-        """Sort key: event time, then resume before pause, then event id."""
-        return (self.at, _MARK_RANK[self.kind], self.event_id)
+    def key(self) -> tuple[datetime, int, int, str]:
+        """Sort key: event time, the source's sequence, then resume before pause, event id."""
+        return (self.at, self.order(), _MARK_RANK[self.kind], self.event_id)
+
+    def order(self) -> int:
+        """The source's sequence (``order_by``); marks without one go first at their instant."""
+        return -1 if self.sequence is None else self.sequence
+
+
+def _mark_time(mark: Mark) -> tuple[datetime, int]:
+    return (mark.at, mark.order())
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,7 @@ class Cycle:
         number: 1 for the first cycle, +1 for every restart (reopen, reset, tracking scan).
         started_at: the start event's own time (UTC).
         start_event_id: the event that started it.
+        start_sequence: that event's source sequence (``order_by``), if it had one.
         policy_version: the policy version that judges this cycle.
         terms: limit, calendar, target, standard and warning thresholds from the policy.
         fixed_deadline: the promised instant for ``until`` limits, else None.
@@ -145,6 +155,7 @@ class Cycle:
     marks: list[Mark] = field(default_factory=list)
     warned: list[float] = field(default_factory=list)
     breach_emitted: bool = False
+    start_sequence: int | None = None
     #: Due times already computed (fraction -> instant), valid while ``_memo_basis`` matches.
     _memo: dict[float, datetime | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -155,12 +166,16 @@ class Cycle:
         default=None, init=False, repr=False, compare=False
     )
 
-    def add_mark(self, mark: Mark) -> bool:
-        """Slot ``mark`` in by event time; False when the same event already marked the cycle."""
+    def add_mark(self, mark: Mark, source_order: bool = False) -> bool:
+        """Slot ``mark`` in by event time; False when the same event already marked the cycle.
+
+        At one instant a resume goes before a pause (:meth:`Mark.key`); with ``source_order``
+        marks of one instant keep the order they were added in (a stable sort by time).
+        """
         if any(m.event_id == mark.event_id and m.kind == mark.kind for m in self.marks):
             return False
         self.marks.append(mark)
-        self.marks.sort(key=Mark.key)
+        self.marks.sort(key=_mark_time if source_order else Mark.key)
         return True
 
     def pauses(self, end: datetime | None = None) -> list[tuple[datetime, datetime | None]]:
@@ -337,6 +352,7 @@ class Cycle:
             marks=list(self.marks),
             warned=list(self.warned),
             breach_emitted=self.breach_emitted,
+            start_sequence=self.start_sequence,
         )
         if self._memo_basis is not None:
             copy._memo_basis = self._memo_basis  # never mutated: replaced when stale
@@ -344,8 +360,23 @@ class Cycle:
             copy._pending = self._pending
         return copy
 
+    def precedes_start(self, at: datetime, sequence: int | None) -> bool:
+        """Whether an event at ``at`` came before this cycle's start: earlier, or at the same
+        instant with a lower source sequence than the start's."""
+        if at != self.started_at:
+            return at < self.started_at
+        if sequence is None or self.start_sequence is None:
+            return False
+        return sequence < self.start_sequence
+
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form (str, int, float, bool, None, list, dict only)."""
+        data = self._json()
+        if self.start_sequence is not None:  # absent in states written before sequences existed
+            data["start_sequence"] = self.start_sequence
+        return data
+
+    def _json(self) -> dict[str, Any]:
         return {
             "number": self.number,
             "started_at": format_time(self.started_at),
@@ -356,7 +387,7 @@ class Cycle:
                 None if self.fixed_deadline is None else format_time(self.fixed_deadline)
             ),
             "clock_team": self.clock_team,
-            "marks": [[format_time(m.at), m.kind, m.event_id] for m in self.marks],
+            "marks": [_mark_json(m) for m in self.marks],
             "warned": list(self.warned),
             "breach_emitted": self.breach_emitted,
         }
@@ -366,10 +397,11 @@ class Cycle:
         """Rebuild a cycle written by :meth:`to_json`."""
         fixed = data["fixed_deadline"]
         marks: list[Mark] = []
-        for at, kind, event_id in data["marks"]:
+        for at, kind, event_id, *sequence in data["marks"]:
             if kind not in _MARK_RANK:
                 raise ValueError(f"stored mark kind {kind!r} is neither 'pause' nor 'resume'")
-            marks.append(Mark(parse_time(at), cast(MarkKind, kind), event_id))
+            order = int(sequence[0]) if sequence else None
+            marks.append(Mark(parse_time(at), cast(MarkKind, kind), event_id, order))
         return cls(
             number=int(data["number"]),
             started_at=parse_time(data["started_at"]),
@@ -381,7 +413,14 @@ class Cycle:
             marks=marks,
             warned=[float(t) for t in data["warned"]],
             breach_emitted=bool(data["breach_emitted"]),
+            start_sequence=data.get("start_sequence"),
         )
+
+
+def _mark_json(mark: Mark) -> list[Any]:
+    """``[at, kind, event_id]``, plus the sequence when the source gave one."""
+    row: list[Any] = [format_time(mark.at), mark.kind, mark.event_id]
+    return row if mark.sequence is None else [*row, mark.sequence]
 
 
 def terms_to_json(terms: ClockTerms) -> dict[str, Any]:

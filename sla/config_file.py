@@ -13,7 +13,16 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "load_model", "read_yaml"]
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "ConfigError",
+    "Problem",
+    "load_model",
+    "read_yaml",
+]
 
 Model = TypeVar("Model", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -86,21 +95,117 @@ def field_name(loc: Loc) -> str:
     return text
 
 
-def read_yaml(path: Path) -> tuple[Any, LineIndex]:
-    """Parse ``path``; a syntax error or a duplicated key becomes a :class:`ConfigError`."""
+#: The largest configuration file read (1 MiB): a policy pack with years of holidays and many
+#: clocks is a few tens of KiB; a bigger file is a mistake or an attack, and YAML parsing of
+#: tens of MB takes minutes.
+MAX_CONFIG_BYTES = 1024 * 1024
+#: The deepest nesting of mappings and lists accepted (the default pack nests 6 deep).
+MAX_DEPTH = 32
+#: The most aliases (``*name``) a file may use: a few share lists; thousands build bombs.
+MAX_ALIASES = 100
+#: The most values a file may stand for once its aliases are expanded (a "billion laughs"
+#: file of 360 bytes stands for billions).
+MAX_NODES = 100_000
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; too large, unreadable or not UTF-8 becomes a :class:`ConfigError`."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise _refuse(
+                name,
+                None,
+                f"is {size} bytes; a configuration file may hold at most {MAX_CONFIG_BYTES} "
+                "bytes (is it the right file?)",
+            )
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             [Problem(name, None, "", f"cannot read the file: {exc.strerror}")]
         ) from exc
     try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse(
+            name,
+            data[: exc.start].count(b"\n") + 1,
+            f"is not UTF-8: byte {data[exc.start]:#04x} at offset {exc.start}; save the file as "
+            "UTF-8",
+        ) from None
+
+
+def _refuse(name: str, line: int | None, message: str) -> ConfigError:
+    return ConfigError([Problem(name, line, "", message)])
+
+
+def _check_shape(text: str, name: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_ALIASES` aliases.
+
+    Runs on the event stream, which PyYAML produces without recursion, before anything is
+    composed: composing a deeply nested file recurses in PyYAML and ends in RecursionError.
+    """
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(
+                    name, line, f"is nested more than {MAX_DEPTH} levels deep; flatten it"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _refuse(
+                    name,
+                    line,
+                    f"uses more than {MAX_ALIASES} aliases (*name); write the values out",
+                )
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded (counted, not expanded)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo) for item in node.value)
+    memo[id(node)] = size = min(size, MAX_NODES + 1)
+    return size
+
+
+def read_yaml(path: Path) -> tuple[Any, LineIndex]:
+    """Parse ``path``; a syntax error or a duplicated key becomes a :class:`ConfigError`.
+
+    Hostile files are refused before they cost memory or time: over :data:`MAX_CONFIG_BYTES`,
+    not UTF-8, nested deeper than :data:`MAX_DEPTH`, more than :data:`MAX_ALIASES` aliases,
+    or standing for more than :data:`MAX_NODES` values once aliases are expanded.
+    """
+    name = str(path)
+    text = _read_text(path)
+    try:
+        _check_shape(text, name)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}) > MAX_NODES:
+            raise _refuse(
+                name,
+                None,
+                f"stands for more than {MAX_NODES} values once its aliases are expanded; "
+                "write the values out",
+            )
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ConfigError([Problem(name, line, "", f"not valid YAML: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(name, None, "", f"not valid YAML: {exc}")]) from exc
     lines: dict[Loc, int] = {}
     dupes: list[tuple[Loc, int]] = []
     if node is not None:

@@ -34,7 +34,9 @@ from sla._case import (
     CaseState,
     ClockTrack,
     EndedCycle,
+    OpenCycleKey,
     Orphan,
+    open_cycle_keys,
     utc,
 )
 from sla.calendar import Calendar, ElapsedCalendar
@@ -49,10 +51,19 @@ from sla.effects import (
     WarningDue,
 )
 from sla.events import LifecycleEvent
-from sla.policy import AttributeFilter, ClockPolicy, ClockTerms, PolicySpec, matches
+from sla.policy import (
+    FIRST_EVENT,
+    OTHER_EVENT,
+    AttributeFilter,
+    ClockPolicy,
+    ClockTerms,
+    PolicySpec,
+    matches,
+)
 from sla.records import (
     BreachRecord,
     ClockRef,
+    OpenCycleRecord,
     OutcomeRecord,
     WarningRecord,
     breach_id,
@@ -78,6 +89,13 @@ _ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
 _END_ROLES: tuple[EndKind, ...] = ("cancel", "reset", "stop")
 _MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
 _OWNER_KEYS = ("region", "department", "assignee")
+#: (role, event) pairs that are keywords, not event types: start: first_event, resume: other.
+_KEYWORDS = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
+
+
+def _order(sequence: int | None) -> int:
+    """A source sequence as a sort key: events without one go first at their instant."""
+    return -1 if sequence is None else sequence
 
 
 def _could_match(filter_: AttributeFilter, attributes: Mapping[str, Any]) -> bool:
@@ -106,23 +124,50 @@ class Step:
 
 @dataclass(frozen=True)
 class _Rules:
-    """One clock policy, indexed by event type: event type -> ((role, condition filter), ...)."""
+    """One clock policy, indexed by event type: event type -> ((role, condition filter), ...).
+
+    ``first`` and ``other`` hold the filters of ``start: first_event`` and ``resume: other``.
+    """
 
     policy: ClockPolicy
     by_type: Mapping[str, tuple[tuple[str, AttributeFilter], ...]]
+    first: tuple[AttributeFilter, ...] = ()
+    other: tuple[AttributeFilter, ...] = ()
 
     @classmethod
     def of(cls, policy: ClockPolicy) -> _Rules:
         by_type: dict[str, list[tuple[str, AttributeFilter]]] = {}
+        first = tuple(c.when for c in policy.start if c.event == FIRST_EVENT)
+        other = tuple(c.when for c in policy.resume if c.event == OTHER_EVENT)
         for role in _ROLES:
             for condition in getattr(policy, role):
-                by_type.setdefault(condition.event, []).append((role, condition.when))
-        return cls(policy, {k: tuple(v) for k, v in by_type.items()})
+                keyword = (role, condition.event) in _KEYWORDS
+                if not keyword:
+                    by_type.setdefault(condition.event, []).append((role, condition.when))
+        return cls(policy, {k: tuple(v) for k, v in by_type.items()}, first, other)
 
-    def roles(self, event: CaseEvent) -> frozenset[str]:
-        """The roles (start, stop, ...) the event plays for this clock."""
+    @property
+    def any_type(self) -> bool:
+        """Whether events of any type can act on this clock (first_event, resume: other)."""
+        return bool(self.first or self.other)
+
+    def starts_first(self, event: CaseEvent) -> bool:
+        """Whether ``event``, as the case's first, starts this clock (``start: first_event``)."""
+        return any(matches(when, event.attributes) for when in self.first)
+
+    def roles(self, event: CaseEvent, first: bool = False) -> frozenset[str]:
+        """The roles (start, stop, ...) the event plays for this clock.
+
+        ``first``: the event is the case's first; with ``start: first_event`` it starts the
+        clock and plays no other role unless ``first_event_also`` names it.
+        """
         found = self.by_type.get(event.event_type, ())
-        return frozenset(role for role, when in found if matches(when, event.attributes))
+        roles = frozenset(role for role, when in found if matches(when, event.attributes))
+        if first and self.starts_first(event):
+            return frozenset({"start"}) | (roles & frozenset(self.policy.first_event_also))
+        if not roles and any(matches(when, event.attributes) for when in self.other):
+            return frozenset({"resume"})
+        return roles
 
 
 class Engine:
@@ -154,6 +199,7 @@ class Engine:
         self._calendars = dict(calendars)
         self._retention = retention
         self._reevaluate = reevaluate
+        self._review_memo: dict[tuple[OpenCycleKey, ...], bool] = {}
         self._lateness = spec.allowed_lateness
         by_kind: dict[str, list[_Rules]] = {}
         self._order: dict[str, int] = {}
@@ -168,6 +214,11 @@ class Engine:
             for kind, rules in self._by_kind.items()
         }
         self._event_types = frozenset(t for types in self._types_by_kind.values() for t in types)
+        #: Case kinds with a clock that any event type can act on.
+        self._any_type_kinds = frozenset(
+            kind for kind, rules in self._by_kind.items() if any(r.any_type for r in rules)
+        )
+        self._source_order = spec.same_instant == "source_order"
 
     @property
     def version(self) -> str:
@@ -190,14 +241,39 @@ class Engine:
         ``reevaluate``) it was started under another version. The worker schedules such a
         case at once after a restart instead of waiting for its stored due time.
         """
-        for clock_id, cycle in state.running():
-            if (state.case_kind, clock_id) not in self._by_clock:
-                return True
-            if not self._has_calendar(cycle.terms):
-                return True
-            if self._reevaluate and cycle.policy_version != self._spec.version:
-                return True
-        return False
+        return any(
+            self._cycle_needs_review(
+                (
+                    state.case_kind,
+                    clock_id,
+                    cycle.terms.limit.kind,
+                    cycle.terms.calendar,
+                    cycle.policy_version,
+                )
+            )
+            for clock_id, cycle in state.running()
+        )
+
+    def stored_needs_review(self, data: Mapping[str, Any]) -> bool:
+        """:meth:`needs_review` of a stored state (``CaseState.to_json``), without rebuilding it.
+
+        A worker asks this of every open case after a restart; the answer depends only on each
+        open cycle's clock, limit kind, calendar and policy version, which a million cases share
+        a handful of, so each combination is judged once.
+        """
+        keys = open_cycle_keys(data)
+        known = self._review_memo.get(keys)
+        if known is None:
+            known = self._review_memo[keys] = any(self._cycle_needs_review(k) for k in keys)
+        return known
+
+    def _cycle_needs_review(self, key: OpenCycleKey) -> bool:
+        case_kind, clock_id, limit_kind, calendar, version = key
+        if (case_kind, clock_id) not in self._by_clock:
+            return True
+        if limit_kind == "working" and calendar not in self._calendars:
+            return True
+        return self._reevaluate and version != self._spec.version
 
     # ------------------------------------------------------------------ public steps
 
@@ -208,7 +284,9 @@ class Engine:
         no clock of its case kind knows leaves the state as it is (None stays None).
         """
         now = utc(now, "now")
-        if event.event_type not in self._types_by_kind.get(event.case_kind, frozenset()):
+        if event.event_type not in self._types_by_kind.get(event.case_kind, frozenset()) and (
+            event.case_kind not in self._any_type_kinds
+        ):
             ignored = EventIgnored(
                 "unknown_event_type", event.event_id, f"{event.case_kind}/{event.event_type}"
             )
@@ -220,14 +298,16 @@ class Engine:
         case = CaseState(event.case_id, event.case_kind) if state is None else state.clone()
         effects: list[Effect] = []
         self._review(case, now, effects)
+        first = not case.seen
         case.remember(ev.event_id)
         case.merge(ev.attributes, ev.at)
         case.touched_at = now if case.touched_at is None else max(case.touched_at, now)
         used, reasons = False, []
         for rules in self._by_kind[event.case_kind]:
-            roles = rules.roles(ev)
+            roles = rules.roles(ev, first)
             if roles:
-                reason = self._apply_to_clock(case, rules, ev, roles, now, effects)
+                first_start = first and rules.starts_first(ev)
+                reason = self._apply_to_clock(case, rules, ev, roles, now, effects, first_start)
                 used = used or reason is None
                 if reason is not None:
                     reasons.append((reason, rules.policy.id))
@@ -256,6 +336,31 @@ class Engine:
             return Step(None, effects, None)
         return Step(case, effects, self._next_due(case))
 
+    def open_cycles(self, state: CaseState, as_of: datetime) -> list[OpenCycleRecord]:
+        """The case's running cycles as of ``as_of``: elapsed and paused time so far.
+
+        For the end of a replay, where a running clock must be told apart from one that never
+        started. Changes nothing; a cycle that starts after ``as_of`` counts nothing yet.
+        """
+        as_of = utc(as_of, "as_of")
+        records = []
+        for clock_id, cycle in sorted(state.running(), key=lambda item: self._rank(item[0])):
+            calendar = self._calendar(cycle.terms)
+            closing = cycle.clone().close(calendar, max(as_of, cycle.started_at), "stop")
+            records.append(
+                OpenCycleRecord(
+                    **self._ref_fields(state, clock_id, cycle),
+                    outcome_id=outcome_id(state.case_id, clock_id, cycle.number),
+                    started_at=cycle.started_at,
+                    deadline=cycle.due_at(calendar),
+                    as_of=as_of,
+                    breached=cycle.breach_emitted,
+                    elapsed_seconds=closing.elapsed.total_seconds(),
+                    paused_seconds=closing.paused.total_seconds(),
+                )
+            )
+        return records
+
     # ------------------------------------------------------------------ one event, one clock
 
     def _apply_to_clock(
@@ -266,13 +371,21 @@ class Engine:
         roles: frozenset[str],
         now: datetime,
         effects: list[Effect],
+        first_start: bool = False,
     ) -> str | None:
-        """Apply ``ev`` playing ``roles`` to one clock; None when used, else why it was not."""
+        """Apply ``ev`` playing ``roles`` to one clock; None when used, else why it was not.
+
+        The case's first event starting a ``first_event`` clock plays its other roles
+        (``first_event_also``) on the cycle it started, after starting it.
+        """
         policy = rules.policy
+        after_start = roles - {"start"} if first_start else frozenset()
+        roles = roles - after_start
         track = case.clocks.get(policy.id) or ClockTrack()
         previous_end = None if track.last is None else track.last.ended_at
-        # An event older than the running cycle's start cannot act on that cycle.
-        cycle = track.running if track.running and ev.at >= track.running.started_at else None
+        # An event from before the running cycle's start cannot act on that cycle.
+        running = track.running
+        cycle = running if running and not running.precedes_start(ev.at, ev.sequence) else None
         used = started = ended = wants_orphan = False
         start_wanted = "start" in roles
         reasons: list[str] = []
@@ -291,7 +404,9 @@ class Engine:
             if cycle is not None:
                 for kind in _MARK_KINDS:
                     if kind in roles:
-                        cycle.add_mark(Mark(ev.at, kind, ev.event_id))
+                        cycle.add_mark(
+                            Mark(ev.at, kind, ev.event_id, ev.sequence), self._source_order
+                        )
                 used = True
             else:
                 wants_orphan = True
@@ -299,6 +414,8 @@ class Engine:
             reason = self._try_start(case, rules, track, ev, previous_end, now, effects)
             started = reason is None
             reasons += [] if reason is None else [reason]
+            if started and after_start and track.running is not None:
+                self._act_on(case, policy.id, track, track.running, ev, after_start, now, effects)
         if wants_orphan and not started:
             if previous_end is not None and ev.at <= previous_end:
                 reasons.append("late_after_end")
@@ -338,8 +455,10 @@ class Engine:
                 if clock_id not in orphan.clocks:
                     orphan.clocks.append(clock_id)
                 return
-        case.orphans.append(Orphan(ev.event_id, ev.event_type, ev.at, ev.attributes, [clock_id]))
-        case.orphans.sort(key=lambda o: (o.occurred_at, o.event_id))
+        case.orphans.append(
+            Orphan(ev.event_id, ev.event_type, ev.at, ev.attributes, [clock_id], False, ev.sequence)
+        )
+        case.orphans.sort(key=lambda o: (o.occurred_at, _order(o.sequence), o.event_id))
 
     def _start(
         self,
@@ -364,6 +483,7 @@ class Engine:
             number=track.cycles,
             started_at=ev.at,
             start_event_id=ev.event_id,
+            start_sequence=ev.sequence,
             policy_version=self._spec.version,
             terms=terms,
             fixed_deadline=fixed,
@@ -404,7 +524,8 @@ class Engine:
         """Apply the events that waited for this start, in event-time order.
 
         An event whose wait is over is left to expire, even if its expiry has not been
-        processed yet: whether the timer ran first must not change the outcome.
+        processed yet: whether the timer ran first must not change the outcome. One at the
+        start's own instant with a lower source sequence came before the start: not adopted.
         """
         clock_id = rules.policy.id
         for orphan in case.orphans:
@@ -413,22 +534,36 @@ class Engine:
                 break
             if (
                 clock_id not in orphan.clocks
-                or orphan.occurred_at < cycle.started_at
+                or cycle.precedes_start(orphan.occurred_at, orphan.sequence)
                 or now >= orphan.occurred_at + self._lateness
             ):
                 continue
             ev = orphan.event()
             roles = rules.roles(ev) & _ORPHAN_ROLES
-            end_role: EndKind | None = next((r for r in _END_ROLES if r in roles), None)
-            if end_role is not None:
-                self._end(case, clock_id, track, cycle, ev.at, end_role, now, effects)
-            else:
-                for kind in _MARK_KINDS:
-                    if kind in roles:
-                        cycle.add_mark(Mark(ev.at, kind, ev.event_id))
+            self._act_on(case, clock_id, track, cycle, ev, roles, now, effects)
             orphan.clocks.remove(clock_id)
             orphan.used = True
         case.orphans = [o for o in case.orphans if o.clocks]
+
+    def _act_on(
+        self,
+        case: CaseState,
+        clock_id: str,
+        track: ClockTrack,
+        cycle: Cycle,
+        ev: CaseEvent,
+        roles: frozenset[str],
+        now: datetime,
+        effects: list[Effect],
+    ) -> None:
+        """Apply an event's stop, pause, resume or cancel to a cycle started since it came."""
+        end_role: EndKind | None = next((r for r in _END_ROLES if r in roles), None)
+        if end_role is not None:
+            self._end(case, clock_id, track, cycle, ev.at, end_role, now, effects)
+            return
+        for kind in _MARK_KINDS:
+            if kind in roles:
+                cycle.add_mark(Mark(ev.at, kind, ev.event_id, ev.sequence), self._source_order)
 
     def _end(
         self,

@@ -7,12 +7,13 @@ one shape only. The JSON Schema in ``schemas/lifecycle-event.schema.json`` is ge
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["AttributeValue", "Attributes", "LifecycleEvent"]
+__all__ = ["CONTROL_PATTERN", "AttributeValue", "Attributes", "LifecycleEvent", "Printable"]
 
 AttributeValue = str | int | float | bool | None
 
@@ -26,7 +27,51 @@ def _require_offset(value: datetime) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_require_offset)]
+def _refuse_bare_number(value: object) -> object:
+    """A bare number could be seconds or milliseconds since 1970: refuse rather than guess."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError(
+            f"is a bare number ({value!r}), ambiguous between seconds and milliseconds since "
+            "1970; send ISO-8601 with an offset, or map the field with format: epoch_s or "
+            "epoch_ms in the topics file"
+        )
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
+
+AwareDatetime = Annotated[
+    datetime, BeforeValidator(_refuse_bare_number), AfterValidator(_require_offset)
+]
+
+#: Characters an id may not hold: C0 and C1 controls, DEL, the Unicode line separators and
+#: the byte-order mark (an invisible U+FEFF makes two ids that look the same differ).
+#: A CR/LF in a case id breaks every HTTP header built from it (``Idempotency-Key``) and forges
+#: lines in line-oriented logs, so it is refused at the schema rather than escaped downstream.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+#: The same rule for producers that validate against the published JSON Schema (``not`` this
+#: pattern: an anchored ``^...$`` would let a trailing newline through in Python's ``re``).
+CONTROL_PATTERN = r"[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]"
+
+
+def _refuse_control(value: str) -> str:
+    """Refuse control characters, naming the first one and where it is."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ValueError(
+            f"contains control character U+{ord(found.group()):04X} at position {found.start()}; "
+            "ids and codes must be printable (remove CR, LF, tabs and other control characters)"
+        )
+    return value
+
+
+#: A string with no control characters (ids, codes, attribute values used in headers and logs).
+Printable = Annotated[
+    str,
+    AfterValidator(_refuse_control),
+    Field(json_schema_extra={"not": {"pattern": CONTROL_PATTERN}}),
+]
 
 
 class Attributes(BaseModel):
@@ -38,15 +83,17 @@ class Attributes(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    channel: str | None = Field(None, description="phone, email, web, app, ...")
-    priority: str | None = Field(None, description="normal, high, expedited, ...")
-    product: str | None = Field(None, description="next_day, second_day, expedited, standard, ...")
-    region: str | None = Field(None, description="region or province code")
-    team: str | None = Field(None, description="owning team id")
-    assignee: str | None = Field(None, description="staff id of the case owner (not a name)")
-    department: str | None = Field(None, description="responsible department id")
-    complaint_class: str | None = Field(None, description="service, transport, loss_damage")
-    satisfaction: str | None = Field(
+    channel: Printable | None = Field(None, description="phone, email, web, app, ...")
+    priority: Printable | None = Field(None, description="normal, high, expedited, ...")
+    product: Printable | None = Field(
+        None, description="next_day, second_day, expedited, standard, ..."
+    )
+    region: Printable | None = Field(None, description="region or province code")
+    team: Printable | None = Field(None, description="owning team id")
+    assignee: Printable | None = Field(None, description="staff id of the case owner (not a name)")
+    department: Printable | None = Field(None, description="responsible department id")
+    complaint_class: Printable | None = Field(None, description="service, transport, loss_damage")
+    satisfaction: Printable | None = Field(
         None,
         description="very_satisfied, relatively_satisfied, basically_satisfied, "
         "dissatisfied, very_dissatisfied",
@@ -65,9 +112,22 @@ class LifecycleEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event_id: str = Field(min_length=1, max_length=200, description="unique per event; dedup key")
-    case_id: str = Field(min_length=1, max_length=200, description="the case the event belongs to")
-    case_kind: str = Field(min_length=1, max_length=64, description="complaint, shipment, ...")
-    event_type: str = Field(min_length=1, max_length=100, description="complaint_registered, ...")
+    event_id: Printable = Field(
+        min_length=1, max_length=200, description="unique per event; dedup key"
+    )
+    case_id: Printable = Field(
+        min_length=1, max_length=200, description="the case the event belongs to"
+    )
+    case_kind: Printable = Field(
+        min_length=1, max_length=64, description="complaint, shipment, ..."
+    )
+    event_type: Printable = Field(
+        min_length=1, max_length=100, description="complaint_registered, ..."
+    )
     occurred_at: AwareDatetime = Field(description="ISO-8601 with UTC offset; clocks count from it")
+    sequence: int | None = Field(
+        None,
+        description="orders a case's events that share occurred_at (a modification counter, "
+        "an event index): lower first; never overrides occurred_at",
+    )
     attributes: Attributes = Field(default_factory=Attributes)

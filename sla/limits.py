@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-__all__ = ["Limit", "parse_duration", "parse_limit"]
+__all__ = [
+    "MAX_DURATION",
+    "MAX_WORKING_DAYS",
+    "MAX_WORKING_HOURS",
+    "Limit",
+    "parse_duration",
+    "parse_limit",
+]
 
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -16,17 +23,30 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "week": 604800, "weeks": 604800,
 }  # fmt: skip
+#: The longest duration read (100 years): beyond it ``timedelta`` overflows, and no setting
+#: of slawatch means anything that long. Clock limits are held shorter (sla/deadline_check.py).
+MAX_DURATION = timedelta(days=36500)
+#: The most working days and working hours a limit may name (a deadline must also fall within
+#: two years of its start, which the policy check computes on the calendar).
+MAX_WORKING_DAYS = 1000
+MAX_WORKING_HOURS = 20000
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 _WORKING = re.compile(r"^(\d+(?:\.\d+)?)\s*working\s+(day|days|hour|hours|h)$")
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, *, allow_zero: bool = False) -> timedelta:
     """Parse a calendar duration such as ``24h``, ``1h30m``, ``2 days`` or ``90s``.
+
+    ``allow_zero`` accepts ``0`` and ``0s`` (an allowed lateness of none); limits refuse them.
 
     >>> parse_duration("1h30m")
     datetime.timedelta(seconds=5400)
+    >>> parse_duration("0s", allow_zero=True)
+    datetime.timedelta(0)
     """
     cleaned = text.strip().lower()
+    if allow_zero and cleaned == "0":
+        return timedelta(0)
     pos, total = 0, 0.0
     for match in _PART.finditer(cleaned):
         if cleaned[pos : match.start()].strip():
@@ -42,9 +62,16 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(
             f"cannot read duration {text!r}; write e.g. '24h', '30m', '1h30m' or '2 days'"
         )
-    if total <= 0:
+    if total < 0 or (total == 0 and not allow_zero):
         raise ValueError(f"duration {text!r} must be longer than zero")
-    return timedelta(seconds=total)
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"duration {text!r} is longer than {MAX_DURATION.days} days; write a shorter one"
+        )
+    duration = timedelta(seconds=total)
+    if not duration and total:  # a positive amount below timedelta's resolution
+        raise ValueError(f"duration {text!r} is shorter than a microsecond; write a longer one")
+    return duration
 
 
 @dataclass(frozen=True)
@@ -87,7 +114,12 @@ def parse_limit(text: str) -> Limit:
         amount = float(working.group(1))
         if amount <= 0:
             raise ValueError(f"limit {text!r} must be longer than zero")
-        if working.group(2).startswith("day"):
+        days = working.group(2).startswith("day")
+        most = MAX_WORKING_DAYS if days else MAX_WORKING_HOURS
+        if amount > most:
+            unit = "working days" if days else "working hours"
+            raise ValueError(f"limit {text!r} is more than {most} {unit}; write a shorter one")
+        if days:
             return Limit(kind="working", text=text, working_days=amount)
         return Limit(kind="working", text=text, duration=timedelta(hours=amount))
     if "working" in cleaned:

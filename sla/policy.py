@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.functional_validators import BeforeValidator
 
 from sla.calendar import parse_working_hours, zone
 from sla.limits import Limit, parse_duration, parse_limit
 
 __all__ = [
+    "FIRST_EVENT",
+    "OTHER_EVENT",
     "AttributeFilter",
     "CalendarSpec",
     "ClockPolicy",
@@ -32,6 +35,14 @@ __all__ = [
 ]
 
 Standard = Literal["basic", "special", "expedited"]
+#: ``start: first_event``: the case's first event, whatever its type, starts the clock.
+FIRST_EVENT = "first_event"
+#: ``resume: other``: any event that plays no other role for the clock resumes it.
+OTHER_EVENT = "other"
+#: Roles the case's first event may still play beside starting the clock (``first_event_also``).
+FirstEventRole = Literal["stop", "pause", "cancel"]
+#: How a pause and a resume of one cycle at the same instant are ordered (``same_instant``).
+SameInstant = Literal["resume_first", "source_order"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -110,7 +121,12 @@ class CalendarSpec(_Strict):
     @classmethod
     def _readable_day(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_duration(value)
+            length = parse_duration(value)
+            if not timedelta(minutes=1) <= length <= timedelta(hours=24):
+                raise ValueError(
+                    f"working_day {value!r} is not a length of a working day; "
+                    "give between 1m and 24h, e.g. '8h'"
+                )
         return value
 
 
@@ -167,10 +183,29 @@ class ClockTerms:
     warn_at: tuple[float, ...]
 
 
+def _as_list(value: Any) -> Any:
+    """Let ``start: first_event`` stand for ``start: [first_event]``."""
+    return [value] if isinstance(value, str | Mapping) else value
+
+
+def _names(value: Any) -> Any:
+    """``name: 投诉首次回复`` means that name in every locale (key ``*``)."""
+    return {"*": value} if isinstance(value, str) else value
+
+
 class ClockPolicy(_Strict):
-    """One clock: the events that drive it, its limit, target, warnings and owner."""
+    """One clock: the events that drive it, its limit, target, warnings and owner.
+
+    Two words are reserved in the event lists: ``first_event`` in ``start`` (the case's first
+    event, whatever its type) and ``other`` in ``resume`` (any event that is not a start,
+    stop, pause, cancel or reset of this clock).
+    """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: Annotated[dict[str, str], BeforeValidator(_names)] = Field(
+        default_factory=dict,
+        description="display name in alerts, by locale (zh-CN, en); one text for all",
+    )
     description: str = ""
     case_kind: str
     when: AttributeFilter = Field(default_factory=dict)
@@ -187,15 +222,32 @@ class ClockPolicy(_Strict):
     standard: Standard = "basic"
     team: str | None = None
     overrides: list[Override] = Field(default_factory=list)
+    first_event_also: list[FirstEventRole] = Field(
+        default_factory=list,
+        description="roles the first event still plays when it starts the clock (first_event)",
+    )
 
     _normalise_when = field_validator("when", mode="before")(
         classmethod(lambda cls, v: _as_filter(v))
+    )
+    _normalise_lists = field_validator("start", "resume", mode="before")(
+        classmethod(lambda cls, v: _as_list(v))
     )
 
     @field_validator("limit", mode="before")
     @classmethod
     def _parse_limit(cls, value: Any) -> Any:
         return parse_limit(value) if isinstance(value, str) else value
+
+    @property
+    def starts_on_first_event(self) -> bool:
+        """``start: first_event``: the case's first event starts the clock."""
+        return any(c.event == FIRST_EVENT for c in self.start)
+
+    @property
+    def resumes_on_other(self) -> bool:
+        """``resume: other``: any event with no other role for this clock resumes it."""
+        return any(c.event == OTHER_EVENT for c in self.resume)
 
     @field_validator("warn_at")
     @classmethod
@@ -208,9 +260,11 @@ class ClockPolicy(_Strict):
         return sorted(set(value))
 
     def event_types(self) -> set[str]:
-        """Every event type this clock reacts to."""
-        groups = (self.start, self.stop, self.pause, self.resume, self.cancel, self.reset)
-        return {c.event for group in groups for c in group}
+        """Every event type this clock names (``first_event`` and ``other`` are not types)."""
+        groups = (self.stop, self.pause, self.cancel, self.reset)
+        types = {c.event for group in groups for c in group}
+        types |= {c.event for c in self.start if c.event != FIRST_EVENT}
+        return types | {c.event for c in self.resume if c.event != OTHER_EVENT}
 
     def terms_for(
         self,
@@ -257,16 +311,32 @@ class PolicySpec(_Strict):
         default=timedelta(minutes=5),
         description="how long an event may arrive after its time and still be ordered in",
     )
+    same_instant: SameInstant = Field(
+        default="resume_first",
+        description="a pause and a resume of one cycle at the same instant: resume counts "
+        "first (stays paused), or in the order the events came (source_order)",
+    )
     targets: dict[Standard, float] = Field(default_factory=lambda: _default_targets())
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     special_periods: dict[str, SpecialPeriod] = Field(default_factory=dict)
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
+    regions: list[str] = Field(
+        default_factory=list,
+        description="region codes shown in metric labels; other regions are reported as 'other'",
+    )
     clocks: list[ClockPolicy] = Field(min_length=1)
 
     @field_validator("allowed_lateness", mode="before")
     @classmethod
     def _parse_lateness(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
+        return parse_duration(value, allow_zero=True) if isinstance(value, str) else value
+
+    @field_validator("allowed_lateness")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError(f"must not be negative, got {value}; 0s orders nothing in")
+        return value
 
     def clock(self, clock_id: str) -> ClockPolicy:
         """The clock named ``clock_id``."""

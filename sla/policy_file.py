@@ -14,9 +14,10 @@ from itertools import combinations
 from pathlib import Path
 
 from sla.config_file import ConfigError, LineIndex, Loc, Problem, field_name, load_model
+from sla.deadline_check import deadline_problems
 from sla.events import Attributes
 from sla.limits import Limit
-from sla.policy import ClockPolicy, Condition, PolicySpec
+from sla.policy import FIRST_EVENT, ClockPolicy, Condition, PolicySpec
 
 __all__ = ["PolicyError", "check_policy", "load_policy", "policy_summary"]
 
@@ -66,7 +67,7 @@ def check_policy(spec: PolicySpec, path: Path, index: LineIndex) -> list[Problem
     """Every cross-field mistake in ``spec``; ``index`` gives the line of each field."""
     checker = _Checker(spec, str(path), index)
     checker.run()
-    return checker.problems
+    return checker.problems + deadline_problems(spec, str(path), index)
 
 
 class _Checker:
@@ -194,7 +195,23 @@ class _Checker:
                     "warn_at",
                 )
 
+    def keywords(self, clock: ClockPolicy, loc: Loc) -> None:
+        """``first_event`` belongs in start; ``first_event_also`` needs it there."""
+        for role, j, condition in _conditions(clock):
+            if condition.event == FIRST_EVENT and role != "start":
+                self.add(
+                    (*loc, role, j),
+                    f"first_event only starts a clock; it cannot be a {role} event (list it "
+                    "under start:)",
+                )
+        if clock.first_event_also and not clock.starts_on_first_event:
+            self.add(
+                (*loc, "first_event_also"),
+                "applies only to a clock with start: first_event; add it or remove this",
+            )
+
     def roles(self, clock: ClockPolicy, loc: Loc) -> None:
+        self.keywords(clock, loc)
         if clock.resume and not clock.pause:
             self.add(
                 (*loc, "resume"),

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "BreachRecord",
     "ClockRef",
+    "OpenCycleRecord",
     "OutcomeRecord",
     "WarningRecord",
     "breach_id",
@@ -105,5 +106,29 @@ class OutcomeRecord(ClockRef):
     started_at: datetime
     deadline: datetime | None
     ended_at: datetime
+    elapsed_seconds: float
+    paused_seconds: float
+
+
+class OpenCycleRecord(ClockRef):
+    """A cycle still running when a replay ended, as of ``as_of`` (replay's last watermark).
+
+    Written by ``slawatch replay --out`` beside the outcomes (``outcome: open``), so a clock
+    still open is told apart from one that never started. Never sent to ``sla.outcomes``.
+
+    Attributes:
+        deadline: the deadline as of ``as_of``; None while the cycle is paused.
+        breached: its deadline had passed by ``as_of`` (the breach record was written).
+        elapsed_seconds: counted time so far (working time for working-time limits).
+        paused_seconds: paused time so far.
+    """
+
+    type: Literal["open"] = "open"
+    outcome_id: str
+    outcome: Literal["open"] = "open"
+    started_at: datetime
+    deadline: datetime | None
+    as_of: datetime
+    breached: bool
     elapsed_seconds: float
     paused_seconds: float

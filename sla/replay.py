@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sla._case import CaseState, ClockTrack
 from sla.effects import (
     Breached,
     BreachRetracted,
@@ -46,6 +47,7 @@ __all__ = [
     "EngineLike",
     "Replay",
     "StepLike",
+    "event_order",
     "replay",
     "sort_events",
 ]
@@ -90,12 +92,17 @@ class Emitted:
 
 
 def sort_events(events: Iterable[LifecycleEvent]) -> list[LifecycleEvent]:
-    """Events in event-time order; ties keep their input order (a stable sort).
+    """Events in event-time order, then ``sequence``; ties keep their input order (stable).
 
     Recorded logs are usually grouped by case, not ordered by time; replaying them as read
     would push the watermark years ahead after the first case.
     """
-    return sorted(events, key=lambda e: e.occurred_at.astimezone(UTC))
+    return sorted(events, key=event_order)
+
+
+def event_order(event: LifecycleEvent) -> tuple[datetime, int]:
+    """Sort key: event time, then the source's ``sequence`` (events without one first)."""
+    return (event.occurred_at.astimezone(UTC), -1 if event.sequence is None else event.sequence)
 
 
 @dataclass
@@ -133,6 +140,10 @@ class Replay:
         self._heap: list[tuple[datetime, int, str]] = []
         self._seq = 0
         self._open: dict[tuple[str, str, int], _Open] = {}
+        #: Case id -> clock id -> cycles numbered, for cases retention forgot.
+        self._forgotten: dict[str, dict[str, int]] = {}
+        #: Cases retention forgot that got events again (their cycles are numbered on).
+        self.revived = 0
         self.events = 0
         self.latest: datetime | None = None
 
@@ -163,10 +174,25 @@ class Replay:
         out = self.tick(event.occurred_at)
         assert self._clock is not None
         now = self._clock.now()
-        step = self._engine.apply(self._states.get(event.case_id), event, now)
+        state = self._states.get(event.case_id)
+        if state is None and event.case_id in self._forgotten:
+            state = self._revive(event)
+        step = self._engine.apply(state, event, now)
         self._take(event.case_id, step, now, event, out)
         self._fire(now, out)
         return out
+
+    def _revive(self, event: LifecycleEvent) -> CaseState:
+        """A fresh state for a case retention forgot, numbering its cycles on.
+
+        Without it the case's next cycle would be number 1 again, and its outcome id one that
+        already exists. Counted in :attr:`revived`.
+        """
+        numbering = self._forgotten.pop(event.case_id)
+        self.revived += 1
+        state = CaseState(event.case_id, event.case_kind)
+        state.clocks = {clock: ClockTrack(cycles=n) for clock, n in numbering.items()}
+        return state
 
     def tick(self, event_time: datetime) -> list[Emitted]:
         """Move the watermark as an event at ``event_time`` would, without applying one.
@@ -217,8 +243,12 @@ class Replay:
         out: list[Emitted],
     ) -> None:
         if step.state is None:
-            self._states.pop(case_id, None)
+            forgotten = self._states.pop(case_id, None)
             self._due.pop(case_id, None)
+            if isinstance(forgotten, CaseState):
+                numbering = {k: t.cycles for k, t in forgotten.clocks.items() if t.cycles}
+                if numbering:
+                    self._forgotten[case_id] = numbering
         else:
             self._states[case_id] = step.state
             if step.next_due is None:

@@ -7,8 +7,10 @@ zone, statutory holidays a mute interval, make-up working days extra active days
 without a calendar gets tickets at any hour. Anything no route claims lands in an explicit
 catch-all receiver, so a typo in a team name is seen, not lost.
 
-Receivers are generated empty (or as webhooks to ``--webhook-url``): fill in e-mail, chat or
-pager details in your deployment.
+Receivers are the user's: ``receivers.yml`` beside the generated file holds the e-mail, chat
+or pager details of each receiver the routes name, and every generation merges it in, so
+regenerating never wipes them. Receivers the file does not set are generated empty (or as
+webhooks to ``--webhook-url``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sla.calendar import CalendarDataMissing, WorkingCalendar, parse_working_hours
+from sla.config_file import ConfigError, Problem, read_yaml
 from sla.policy import WEEKDAYS, CalendarSpec, PolicySpec
 from slawatch._yaml import comment, dump
 from slawatch.objectives import NO_TEAM, team_of
@@ -28,10 +31,13 @@ from slawatch.objectives import NO_TEAM, team_of
 __all__ = [
     "CATCH_ALL",
     "PLATFORM",
+    "RECEIVERS_FILE",
     "AlertmanagerOptions",
     "build_config",
     "calendar_intervals",
     "covered_years",
+    "load_receivers",
+    "receiver_names",
     "render_config",
     "teams",
     "write_config",
@@ -40,6 +46,7 @@ __all__ = [
 CATCH_ALL = "slawatch-catch-all"
 PLATFORM = "slawatch-platform"
 CONFIG_FILE = "alertmanager.yml"
+RECEIVERS_FILE = "receivers.yml"
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = (
     "january", "february", "march", "april", "may", "june",
@@ -58,11 +65,55 @@ class AlertmanagerOptions:
             last two years the installed holiday data covers.
         webhook_url: when set, every receiver posts to it (``?receiver=<name>`` appended).
         repeat_interval: how often a still-firing alert is sent again.
+        receivers: the user's receivers (name -> Alertmanager receiver), from
+            ``receivers.yml``; they replace the generated empty ones of the same name.
     """
 
     years: tuple[int, ...] | None = None
     webhook_url: str | None = None
     repeat_interval: str = "4h"
+    receivers: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+
+def load_receivers(path: Path, known: Sequence[str]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The receivers of the user's file, checked against the names the routes use.
+
+    Raises:
+        ConfigError: the file is not ``receivers: [{name: ..., ...}]``, names a receiver twice
+            or one no route uses (a typo would otherwise never receive anything).
+    """
+    data, index = read_yaml(path)
+    name = str(path)
+    if data is None:
+        return ()
+    entries = data.get("receivers") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError([Problem(name, 1, "receivers", "write `receivers:` and a list of them")])
+    problems: list[Problem] = []
+    found: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        loc = ("receivers", i, "name")
+        rname = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(rname, str) or not isinstance(entry, dict):
+            problems.append(Problem(name, index.line_of(loc), f"receivers[{i}].name", "is missing"))
+        elif rname in found:
+            problems.append(
+                Problem(
+                    name, index.line_of(loc), f"receivers[{i}].name", f"{rname!r} is given twice"
+                )
+            )
+        elif rname not in known:
+            problems.append(
+                Problem(
+                    name, index.line_of(loc), f"receivers[{i}].name",
+                    f"no route uses {rname!r}; use one of {', '.join(known)}",
+                )
+            )  # fmt: skip
+        else:
+            found[rname] = entry
+    if problems:
+        raise ConfigError(problems)
+    return tuple(found.items())
 
 
 def covered_years(first: int = 2004, last: int = 2100) -> tuple[int, ...]:
@@ -188,7 +239,18 @@ def calendar_intervals(
     }
 
 
+def receiver_names(spec: PolicySpec) -> list[str]:
+    """Every receiver the generated routes name, in file order."""
+    names = [CATCH_ALL, PLATFORM]
+    for team in teams(spec):
+        names += [f"{team}-page", f"{team}-ticket"]
+    return names
+
+
 def _receiver(name: str, options: AlertmanagerOptions) -> dict[str, Any]:
+    own = dict(options.receivers)
+    if name in own:
+        return own[name]
     receiver: dict[str, Any] = {"name": name}
     if options.webhook_url:
         receiver["webhook_configs"] = [
@@ -266,20 +328,36 @@ def render_config(spec: PolicySpec, options: AlertmanagerOptions | None = None) 
     without = [t for t in teams(spec) if not (spec.teams.get(t) and spec.teams[t].calendar)]
     header = [
         f"Alertmanager configuration for slawatch, generated from policy version {spec.version}.",
-        "DO NOT EDIT: change the policy file and run `slawatch alertmanager`; a test compares",
-        "this file with a fresh generation. Add receiver details (e-mail, chat, pager) in your",
-        "deployment's copy.",
+        "Do not edit this file: change the policy file and run `slawatch alertmanager`; a test",
+        "compares it with a fresh generation. Receivers are yours: put their e-mail, chat or",
+        f"pager details in {RECEIVERS_FILE} beside this file; each generation merges it in.",
         "",
         "Routes: pipeline alerts -> slawatch-platform; per team, severity=page -> <team>-page at",
         "any hour, severity=ticket -> <team>-ticket in the team's working hours (its calendar),",
         "muted on its days off; anything else -> slawatch-catch-all.",
-        f"Holidays and make-up days cover {', '.join(str(y) for y in years)}; regenerate when",
-        "chinesecalendar learns a new year.",
+        *_years_note(years),
         "A stalled topic or a down worker inhibits SLO alerts (their breaches may be false).",
     ]
     if without:
         header.append(f"Teams without a calendar get tickets at any hour: {', '.join(without)}.")
     return comment(header) + dump(build_config(spec, options))
+
+
+def _years_note(years: Sequence[int]) -> list[str]:
+    """What the header says of holiday data: only years the installed data really covers."""
+    known = set(covered_years())
+    has = [str(y) for y in years if y in known]
+    lacks = [str(y) for y in years if y not in known]
+    lines = []
+    if has:
+        lines.append(f"Holidays and make-up days from chinesecalendar: {', '.join(has)}.")
+    if lacks:
+        lines.append(
+            f"No holiday data for {', '.join(lacks)}: only weekly hours and the calendars' "
+            "extra_holidays / extra_workdays there."
+        )
+    lines.append("Regenerate when chinesecalendar learns a new year.")
+    return lines
 
 
 def write_config(spec: PolicySpec, out: Path, options: AlertmanagerOptions | None = None) -> Path:

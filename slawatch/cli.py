@@ -6,9 +6,12 @@ Commands import their module lazily so ``slawatch --help`` stays fast and light.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from slawatch.settings import CommandDefaults
 
 app = typer.Typer(
     name="slawatch",
@@ -19,31 +22,106 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-DEFAULT_POLICIES = Path("config/policies.yaml")
-DEFAULT_TOPICS = Path("config/topics.yaml")
-
 PoliciesOption = Annotated[
-    Path, typer.Option("--policies", "-p", help="Policy file (clocks, calendars, targets).")
+    Path | None,
+    typer.Option(
+        "--policies",
+        "-p",
+        help="Policy file (clocks, calendars, targets). Default: SLAWATCH_POLICIES, else the "
+        "installed package's config/policies.yaml.",
+        show_default=False,
+    ),
 ]
 TopicsOption = Annotated[
-    Path, typer.Option("--topics", "-t", help="Topic mapping file (which topics, how to map them).")
+    Path | None,
+    typer.Option(
+        "--topics",
+        "-t",
+        help="Topic mapping file (which topics, how to map them). Default: SLAWATCH_TOPICS, "
+        "else the installed package's config/topics.yaml.",
+        show_default=False,
+    ),
 ]
+
+
+def _defaults() -> CommandDefaults:
+    """The worker's SLAWATCH_* settings; a bad one ends the command with one line, exit 2."""
+    from slawatch.settings import CommandDefaults, SettingsError
+
+    try:
+        return CommandDefaults.from_env()
+    except SettingsError as error:
+        typer.echo(f"slawatch: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _policies(given: Path | None) -> Path:
+    return given if given is not None else _defaults().policies
+
+
+def _topics(given: Path | None) -> Path:
+    return given if given is not None else _defaults().topics
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from slawatch import __version__
+
+        try:
+            installed = version("slawatch")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            installed = __version__
+        typer.echo(f"slawatch {installed}")
+        raise typer.Exit(0)
 
 
 @app.callback()
-def _commands() -> None:
+def _commands(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
     # Keeps `slawatch check-config ...` a subcommand even while it is the only command.
     pass
 
 
 @app.command("check-config", rich_help_panel="Configure")
 def check_config(
-    files: Annotated[list[Path], typer.Argument(help="Policy or topic files to validate.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Policy, topic or alerts files to validate. Default: the files the worker "
+            "reads (SLAWATCH_POLICIES, SLAWATCH_TOPICS, SLAWATCH_ALERTS or the alerts file "
+            "beside the policy file)."
+        ),
+    ] = None,
 ) -> None:
     """Validate policy and topic files: a summary, or every mistake with file, line and field."""
     from slawatch.check_config import run
 
+    if not files:
+        from streams.alerting import alerts_path
+
+        defaults = _defaults()
+        alerts = defaults.alerts or alerts_path(defaults.policies, {})
+        files = [defaults.policies, defaults.topics, *([alerts] if alerts else [])]
     raise typer.Exit(run(files))
+
+
+@app.command("alert-templates", rich_help_panel="Configure")
+def alert_templates() -> None:
+    """Print the built-in alert templates: the start of one's own `templates:` file."""
+    from alerts.templates import builtin_text
+
+    typer.echo(builtin_text(), nl=False)
 
 
 @app.command("schema", rich_help_panel="Configure")
@@ -86,8 +164,8 @@ def demo(
         int, typer.Option(help="Seed of the event generator (same seed, same cases).")
     ] = 7,
     rate: Annotated[float, typer.Option(help="New cases per second.")] = 2.0,
-    policies: PoliciesOption = Path("config/demo-policies.yaml"),
-    topics: TopicsOption = DEFAULT_TOPICS,
+    policies: PoliciesOption = None,
+    topics: TopicsOption = None,
     run_dir: Annotated[Path, typer.Option(help="Where the worker and broker logs go.")] = Path(
         ".run/demo"
     ),
@@ -95,17 +173,19 @@ def demo(
     """Run everything locally: a broker, the worker, a realistic compressed-time event stream.
 
     Warnings and breaches appear within the first minute; metrics are served on the worker's
-    port. Stop with Ctrl-C.
+    port. Stop with Ctrl-C. The policy file defaults to the package's demo-policies.yaml
+    (the default clocks with limits in seconds).
     """
     from slawatch.demo import DemoOptions, run
+    from slawatch.settings import PACKAGE_CONFIG
 
     options = DemoOptions(
         port=port,
         duration=duration,
         seed=seed,
         rate=rate,
-        policies=policies,
-        topics=topics,
+        policies=policies or PACKAGE_CONFIG / "demo-policies.yaml",
+        topics=_topics(topics),
         run_dir=run_dir,
     )
     raise typer.Exit(run(options))
@@ -137,48 +217,48 @@ def worker(
     raise typer.Exit(run_worker(loglevel=loglevel, reevaluate=reevaluate))
 
 
+SettingsOption = Annotated[
+    Path,
+    typer.Option(
+        "--settings",
+        help="Job label, thresholds and runbook base URL the rules and dashboards share "
+        "(defaults when the file is missing).",
+    ),
+]
+DEFAULT_SETTINGS = Path("deploy/generate.yaml")
+
+
 @app.command("rules", rich_help_panel="Generate deploy/ from the policy")
 def rules(
-    policies: PoliciesOption = DEFAULT_POLICIES,
+    policies: PoliciesOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rule files.")] = Path(
         "deploy/prometheus/rules"
     ),
-    min_volume: Annotated[
-        int, typer.Option(help="Valid results in the long window before a burn-rate alert fires.")
-    ] = 10,
-    team_breach_threshold: Annotated[
-        int, typer.Option(help="Breaches of one team in an hour that open a ticket.")
-    ] = 5,
-    mode: Annotated[
-        str, typer.Option(help="'adapt' or 'refuse' burn-rate alerts a target makes impossible.")
-    ] = "adapt",
+    settings: SettingsOption = DEFAULT_SETTINGS,
 ) -> None:
     """Write Prometheus recording and alerting rules generated from the policy file."""
     from slawatch.generate import rules as generate_rules
 
-    raise typer.Exit(generate_rules(policies, out, min_volume, team_breach_threshold, mode))
+    raise typer.Exit(generate_rules(_policies(policies), out, settings))
 
 
 @app.command("dashboards", rich_help_panel="Generate deploy/ from the policy")
 def dashboards(
-    policies: PoliciesOption = DEFAULT_POLICIES,
+    policies: PoliciesOption = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Directory for the dashboard JSON files.")
     ] = Path("deploy/grafana/dashboards"),
-    assignee_label: Annotated[
-        str | None,
-        typer.Option(help="Label of slawatch_breaches_total naming staff (an id, not a name)."),
-    ] = None,
+    settings: SettingsOption = DEFAULT_SETTINGS,
 ) -> None:
     """Write Grafana dashboards (overview, teams, clock drill-down) generated from the policy."""
     from slawatch.generate import dashboards as generate_dashboards
 
-    raise typer.Exit(generate_dashboards(policies, out, assignee_label))
+    raise typer.Exit(generate_dashboards(_policies(policies), out, settings))
 
 
 @app.command("alertmanager", rich_help_panel="Generate deploy/ from the policy")
 def alertmanager(
-    policies: PoliciesOption = DEFAULT_POLICIES,
+    policies: PoliciesOption = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Directory for alertmanager.yml.")
     ] = Path("deploy/alertmanager"),
@@ -189,11 +269,15 @@ def alertmanager(
         str | None,
         typer.Option(help="Years of holidays, e.g. '2026,2027' (default: last two known)."),
     ] = None,
+    receivers: Annotated[
+        Path | None,
+        typer.Option(help="Your receivers file (default: receivers.yml in --out, if there)."),
+    ] = None,
 ) -> None:
-    """Write the Alertmanager configuration: routes by team and severity, working hours."""
+    """Write the Alertmanager configuration: routes by team and severity, your receivers."""
     from slawatch.generate import alertmanager as generate_alertmanager
 
-    raise typer.Exit(generate_alertmanager(policies, out, webhook_url, years))
+    raise typer.Exit(generate_alertmanager(_policies(policies), out, webhook_url, years, receivers))
 
 
 @app.command("replay", rich_help_panel="History")
@@ -205,8 +289,8 @@ def replay(
             "through every topic of the topics file, TOPIC=PATH through one."
         ),
     ],
-    policies: PoliciesOption = DEFAULT_POLICIES,
-    topics: TopicsOption = DEFAULT_TOPICS,
+    policies: PoliciesOption = None,
+    topics: TopicsOption = None,
     compare: Annotated[
         Path | None,
         typer.Option(
@@ -237,8 +321,8 @@ def replay(
 
     options = ReplayOptions(
         inputs=logs,
-        topics=topics,
-        policies=policies,
+        topics=_topics(topics),
+        policies=_policies(policies),
         compare=compare,
         out=out,
         presorted=presorted,
@@ -255,11 +339,14 @@ def explain(
     logs: Annotated[
         list[str] | None, typer.Argument(help="Event log files to replay (as for replay).")
     ] = None,
-    policies: PoliciesOption = DEFAULT_POLICIES,
-    topics: TopicsOption = DEFAULT_TOPICS,
+    policies: PoliciesOption = None,
+    topics: TopicsOption = None,
     worker: Annotated[
         str | None,
-        typer.Option(help="Ask a live worker instead, e.g. http://localhost:6066."),
+        typer.Option(
+            help="Ask a live worker instead, e.g. http://localhost:6066. Without log files the "
+            "worker is asked anyway: SLAWATCH_WORKER_URL, else this host's SLAWATCH_WEB_PORT.",
+        ),
     ] = None,
     timezone: Annotated[
         str, typer.Option("--timezone", "--tz", help="Show times in this zone.")
@@ -271,7 +358,40 @@ def explain(
     """Tell, in sentences, what happened to a case's clocks (from a replay or a live worker)."""
     from slawatch.explain import main as run
 
-    raise typer.Exit(run(case_id, logs or [], topics, policies, worker, timezone, verbose))
+    defaults = _defaults()
+    source = "--worker"
+    if worker is None and not logs:
+        worker, source = defaults.worker_url, defaults.worker_from
+    code = run(
+        case_id,
+        logs or [],
+        topics or defaults.topics,
+        policies or defaults.policies,
+        worker,
+        timezone,
+        verbose,
+        worker_from=source,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("worklist", rich_help_panel="Run")
+def worklist(
+    team: Annotated[str | None, typer.Option(help="Only this team's clocks.")] = None,
+    worker: Annotated[
+        str, typer.Option(help="Any worker of the group (it gathers the others).")
+    ] = "http://127.0.0.1:6066",
+    timezone: Annotated[
+        str, typer.Option("--timezone", "--tz", help="Zone of deadlines and of 'today'.")
+    ] = "Asia/Shanghai",
+    lang: Annotated[str, typer.Option("--lang", help="zh-CN (default) or en.")] = "zh-CN",
+    everything: Annotated[bool, typer.Option("--all", help="Also clocks due after today.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the worker's JSON.")] = False,
+) -> None:
+    """The open clocks a team should chase, soonest deadline first (overdue, 1 h, 4 h, today)."""
+    from slawatch.worklist import main as run
+
+    raise typer.Exit(run(worker, team, timezone, lang, everything, as_json))
 
 
 @app.command("report", rich_help_panel="History")
@@ -283,16 +403,22 @@ def report(
         list[str] | None,
         typer.Option("--log", help="Replay these event log files for the report."),
     ] = None,
-    policies: PoliciesOption = DEFAULT_POLICIES,
-    topics: TopicsOption = DEFAULT_TOPICS,
+    policies: PoliciesOption = None,
+    topics: TopicsOption = None,
     outcomes: Annotated[
         Path | None, typer.Option(help="Outcome records as JSON lines (from replay --out).")
     ] = None,
     kafka: Annotated[
         str | None,
-        typer.Option(help="Read the outcomes topic from this broker (host:port)."),
+        typer.Option(
+            help="Read the outcomes topic from this broker (host:port). Without --log, "
+            "--outcomes and --kafka: the worker's broker, SLAWATCH_BROKER, when it is set."
+        ),
     ] = None,
-    outcomes_topic: Annotated[str, typer.Option(help="The outcomes topic.")] = "sla.outcomes",
+    outcomes_topic: Annotated[
+        str | None,
+        typer.Option(help="The outcomes topic. Default: SLAWATCH_TOPIC_OUTCOMES or sla.outcomes."),
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="Period start (ISO date/time; default: the last week/month).")
     ] = None,
@@ -318,6 +444,9 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file.")
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="zh-CN (titles in Chinese, the default) or en.")
+    ] = "zh-CN",
 ) -> None:
     """Weekly complaint summary or monthly responsibility report: terminal, CSV or HTML."""
     from slawatch.report import ReportOptions
@@ -327,14 +456,19 @@ def report(
         raise typer.BadParameter(f"kind must be weekly or monthly, got {kind!r}")
     if output_format not in ("table", "csv", "html"):
         raise typer.BadParameter(f"--format must be table, csv or html, got {output_format!r}")
+    if lang not in ("zh-CN", "en"):
+        raise typer.BadParameter(f"--lang must be zh-CN or en, got {lang!r}")
+    defaults = _defaults()
+    if kafka is None and not logs and outcomes is None:
+        kafka = defaults.bootstrap
     options = ReportOptions(
         kind=kind,  # type: ignore[arg-type]
         logs=logs or (),
-        topics=topics,
-        policies=policies,
+        topics=topics or defaults.topics,
+        policies=policies or defaults.policies,
         outcomes=outcomes,
         kafka=kafka,
-        outcomes_topic=outcomes_topic,
+        outcomes_topic=outcomes_topic or defaults.outcomes_topic,
         since=since,
         until=until,
         everything=everything,
@@ -343,6 +477,7 @@ def report(
         resolution_clocks=tuple(resolution_clock or ()),
         format=output_format,  # type: ignore[arg-type]
         output=output,
+        lang=lang,  # type: ignore[arg-type]
     )
     raise typer.Exit(run(options))
 

@@ -2,8 +2,8 @@
 
 Three dashboards: **overview** (attainment against target per clock, error budget left,
 breaches today, open clocks and clocks near breach, dead letters, worker health and lag),
-**teams** (breaches by team and region, by assignee where configured, alert delivery and
-escalations) and **clock drill-down** (time to stop, burn rate, warnings against breaches).
+**teams** (breaches by team and region, alert delivery and escalations) and **clock
+drill-down** (time to stop, burn rate, warnings against breaches).
 
 Thresholds come from the policy: every attainment series has its objective's target as its
 threshold (a per-series override, since targets differ by clock and standard), so a clock
@@ -13,7 +13,7 @@ added to the policy is coloured against its own target after ``slawatch dashboar
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,10 @@ from slawatch._grafana import (
     panel,
     query_variable,
     series_thresholds,
+    thresholds,
 )
 from slawatch.objectives import Objective, objectives
-from slawatch.rules import counted_increase
+from slawatch.rules import RuleOptions, counted_increase
 
 __all__ = [
     "DashboardOptions",
@@ -50,19 +51,17 @@ class DashboardOptions:
     """Knobs of the generated dashboards.
 
     Attributes:
-        job: the Prometheus job scraping the workers.
-        assignee_label: a label of ``slawatch_breaches_total`` naming the responsible staff
-            member (a staff id, never a name); adds a breaches-by-assignee panel when set.
-        team_breach_threshold: breaches per team and hour coloured red (as the alert).
-        lag_threshold: consumer lag coloured red (as the alert).
-        stall_seconds: seconds without events coloured red (as the alert).
+        rules: the rule generator's options. The dashboards draw the same job, team-breaches
+            threshold, lag threshold and stall time as the alerts (one source:
+            ``deploy/generate.yaml``).
     """
 
-    job: str = "slawatch"
-    assignee_label: str | None = None
-    team_breach_threshold: int = 5
-    lag_threshold: int = 1000
-    stall_seconds: int = 1800
+    rules: RuleOptions = field(default_factory=RuleOptions)
+
+    @property
+    def stall_seconds(self) -> int:
+        """Seconds without events at which the topic-stalled alert starts."""
+        return int(self.rules.stall_after.total_seconds())
 
 
 def limit_seconds(clock: ClockPolicy, spec: PolicySpec) -> float | None:
@@ -204,7 +203,7 @@ def _overview(
         8, 8,
     )  # fmt: skip
     layout.row("Pipeline health")
-    job = f'job="{options.job}"'
+    job = f'job="{options.rules.job}"'
     layout.add(
         panel(
             "stat", "Workers up",
@@ -237,7 +236,7 @@ def _overview(
             "Messages the workers have not read yet, per topic. Warnings and breaches are as "
             "late as the lag; the red line is the lag alert's threshold.",
             [Target("sum by (topic) (slawatch_consumer_lag)", "{{topic}}")],
-            unit="short", steps=((None, "green"), (options.lag_threshold, "red")), minimum=0,
+            unit="short", steps=((None, "green"), (options.rules.lag_threshold, "red")), minimum=0,
         ),
         6, 8,
     )  # fmt: skip
@@ -252,11 +251,114 @@ def _overview(
         ),
         6, 8,
     )  # fmt: skip
+    _worker_health(layout, job)
     return dashboard(
         "slawatch-overview", "slawatch · Overview",
         "Attainment against target, budgets, today's breaches and pipeline health.",
         layout, _variables(), _links(),
     )  # fmt: skip
+
+
+def _worker_health(layout: Layout, job: str) -> None:
+    """CPU, memory and GC of each worker process, and Faust's rebalances, commits and sends."""
+    layout.row("Worker health")
+    layout.add(
+        panel(
+            "timeseries", "CPU and memory per worker",
+            "CPU seconds per second (1 = one core busy) and resident memory of each worker "
+            "process. A worker near one core falls behind: add workers (up to the partitions).",
+            [Target(f"rate(process_cpu_seconds_total{{{job}}}[5m])", "{{instance}} cpu"),
+             Target(f"process_resident_memory_bytes{{{job}}} / 2^30", "{{instance}} GiB")],
+            unit="short", steps=((None, "green"), (0.9, "red")), minimum=0,
+        ),
+        6, 8,
+    )  # fmt: skip
+    layout.add(
+        panel(
+            "timeseries", "Rebalances and their duration",
+            "Consumer-group rebalances per hour and the 90th percentile of how long one took "
+            "(table recovery included). Clocks are not judged while a rebalance runs.",
+            [Target(f"sum by (instance) (increase(slawatch_faust_rebalances_total{{{job}}}[1h]))",
+                    "{{instance}} per hour"),
+             Target("histogram_quantile(0.9, sum by (le, instance) (rate("
+                    f"slawatch_faust_rebalance_seconds_bucket{{{job}}}[1h])))",
+                    "{{instance}} p90 s")],
+            unit="short", steps=((None, "green"), (3, "orange")), minimum=0,
+        ),
+        6, 8,
+    )  # fmt: skip
+    layout.add(
+        panel(
+            "timeseries", "Offset commit latency",
+            "90th percentile of how long an offset commit took. Slow commits mean a slow "
+            "broker: more events are read again after a restart.",
+            [Target("histogram_quantile(0.9, sum by (le, instance) (rate("
+                    f"slawatch_faust_commit_seconds_bucket{{{job}}}[5m])))", "{{instance}}")],
+            unit="s", steps=((None, "green"), (1, "orange"), (5, "red")), minimum=0,
+        ),
+        6, 8,
+    )  # fmt: skip
+    layout.add(
+        panel(
+            "timeseries", "Send errors and garbage collection",
+            "Producer sends that failed per topic (warnings, breaches and outcomes may be "
+            "late or, after the retries, lost: look at the worker's log) and Python "
+            "garbage-collection passes per second.",
+            [Target(f"sum by (topic) (increase(slawatch_faust_send_errors_total{{{job}}}[5m]))",
+                    "{{topic}} send errors"),
+             Target(f"sum by (instance) (rate(python_gc_collections_total{{{job}}}[5m]))",
+                    "{{instance}} GC/s")],
+            unit="short", steps=((None, "green"), (1, "red")), minimum=0,
+        ),
+        6, 8,
+    )  # fmt: skip
+
+
+#: The Infinity (JSON) data source provisioned with the workers' URL as its base.
+WORKLIST_DATASOURCE = {"type": "yesoreyeram-infinity-datasource", "uid": "slawatch-worklist"}
+_WORKLIST_COLUMNS = (
+    ("bucket", "Due"), ("case_id", "Case"), ("clock_name", "Clock"), ("owner", "Owner"),
+    ("team", "Team"), ("deadline", "Deadline"), ("seconds_left", "Seconds left"),
+    ("level", "Level"),
+)  # fmt: skip
+
+
+def _worklist_panel() -> dict[str, Any]:
+    """The teams' worklist from any worker's ``/worklist`` (JSON), soonest deadline first."""
+    out = panel(
+        "table", "Cases to chase (worklist)",
+        "The open clocks of the selected teams, soonest deadline first: overdue, due within "
+        "the hour, within four hours, later today. From the workers' /worklist (the worker "
+        "asked gathers the others); ids and times only. Red: overdue; orange: under an hour.",
+        [], unit="none", steps=((None, "green"),),
+        overrides=[{"matcher": {"id": "byName", "options": "Seconds left"},
+                    "properties": [{"id": "unit", "value": "s"},
+                                   {"id": "custom.cellOptions",
+                                    "value": {"type": "color-background"}},
+                                   {"id": "thresholds", "value": thresholds(
+                                       (None, "red"), (0, "orange"), (3600, "green"))}]}],
+        options={"showHeader": True, "cellHeight": "sm"},
+    )  # fmt: skip
+    out["datasource"] = WORKLIST_DATASOURCE
+    out["targets"] = [
+        {
+            "refId": "A",
+            "datasource": WORKLIST_DATASOURCE,
+            "type": "json",
+            "source": "url",
+            "parser": "backend",
+            "format": "table",
+            "url": "/worklist?team=${team:csv}",
+            "url_options": {"method": "GET"},
+            "root_selector": "items",
+            "columns": [
+                {"selector": key, "text": text, "type": "number" if key == "seconds_left"
+                 else "timestamp" if key == "deadline" else "string"}
+                for key, text in _WORKLIST_COLUMNS
+            ],
+        }
+    ]  # fmt: skip
+    return out
 
 
 def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
@@ -270,7 +372,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "threshold of the team-breaches alert.",
             [Target(_grew(f"slawatch_breaches_total{{{FILTER}}}", "$__range", "team"),
                     "{{team}}", instant=True)],
-            unit="short", steps=((None, "green"), (options.team_breach_threshold, "orange")),
+            unit="short", steps=((None, "green"), (options.rules.team_breach_threshold, "orange")),
             decimals=0, minimum=0,
             options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
                      "orientation": "horizontal"},
@@ -295,7 +397,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "Breaches in each sliding hour per team; the red line is the team-breaches alert.",
             [Target('sum by (team) (clock_team_region:slawatch_breaches:increase1h'
                     '{clock=~"$clock", team=~"$team", region=~"$region"})', "{{team}}")],
-            unit="short", steps=((None, "green"), (options.team_breach_threshold, "red")),
+            unit="short", steps=((None, "green"), (options.rules.team_breach_threshold, "red")),
             minimum=0,
         ),
         12, 9,
@@ -312,21 +414,8 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
         ),
         12, 9,
     )  # fmt: skip
-    if options.assignee_label:
-        who = options.assignee_label
-        layout.add(
-            panel(
-                "table", f"Breaches by {who}",
-                f"Breaches in the selected time range per team and {who} (a staff id, not a "
-                "name), for the responsibility assessment of staff who miss the standard.",
-                [Target(_grew(f"slawatch_breaches_total{{{FILTER}}}", "$__range", f"team, {who}"),
-                        instant=True, table=True)],
-                unit="short", steps=((None, "green"), (1, "orange")), decimals=0,
-                options={"showHeader": True,
-                         "sortBy": [{"displayName": "Value", "desc": True}]},
-            ),
-            24, 9,
-        )  # fmt: skip
+    layout.row("Cases to chase")
+    layout.add(_worklist_panel(), 24, 10)
     layout.row("Acknowledgement and escalation")
     layout.add(
         panel(
@@ -504,7 +593,12 @@ def build_dashboards(
 
 def panel_queries(model: dict[str, Any]) -> list[tuple[str, str]]:
     """Every (panel title, PromQL expression) of a dashboard model."""
-    return [(p["title"], t["expr"]) for p in model["panels"] for t in p.get("targets", [])]
+    return [
+        (p["title"], t["expr"])
+        for p in model["panels"]
+        for t in p.get("targets", [])
+        if "expr" in t
+    ]
 
 
 def render(model: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import html
 import os
 import re
 import secrets
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,7 +45,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from slawatch.demo_events import COMPLAINTS_TOPIC, SHIPMENTS_TOPIC, DemoStream
+from slawatch.demo_robots import DemoRobots, Received
 from slawatch.settings import TopicNames
+from streams.broker import free_port
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -57,6 +61,10 @@ PARTITIONS = 2
 SUMMARY_EVERY = 10.0
 #: Warnings below this fraction of the limit are counted, not printed (they are many).
 PRINT_WARNINGS_FROM = 0.8
+#: Breaches each chat robot prints (all its messages are counted in the summary).
+ROBOT_LINES = 3
+BREACH_TITLE = ("【已超时】", "BREACH")
+ROBOT_NAMES = {"wecom": "企业微信 WeCom", "dingtalk": "钉钉 DingTalk", "feishu": "飞书 Feishu"}
 #: Seconds the worker gets to stop after SIGTERM before it is killed.
 WORKER_STOP_TIMEOUT = 30.0
 
@@ -86,6 +94,7 @@ class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     dead_letters: int = 0
     alerts: int = 0
+    worklist: int | None = None
 
 
 class DemoError(RuntimeError):
@@ -115,16 +124,24 @@ def run(options: DemoOptions, console: Console | None = None) -> int:
             broker.start()
             ensure_topics(broker.bootstrap, _topic_sizes())
             redis_url, redis_server = _redis_for_alerts(run_dir, console)
-            worker = _start_worker(options, broker.url, redis_url, run_dir / "worker.log")
+            robots = DemoRobots(free_port())
+            worker = _start_worker(
+                options, broker.url, redis_url, run_dir / "worker.log", robots.env()
+            )
             try:
                 console.print(
                     f"  broker  {broker.bootstrap}  (log {run_dir / 'broker.log'})\n"
                     f"  worker  pid {worker.pid}, policy {options.policies}  "
                     f"(JSON log {run_dir / 'worker.log'})\n"
                     f"  metrics http://127.0.0.1:{options.port}/metrics   "
-                    f"ready http://127.0.0.1:{options.port}/ready"
+                    f"ready http://127.0.0.1:{options.port}/ready   "
+                    f"worklist http://127.0.0.1:{options.port}/worklist.html\n"
+                    f"  robots  WeCom, DingTalk, Feishu stand-ins on 127.0.0.1:{robots.port}, "
+                    "checking keys and signatures as the platforms do"
                 )
-                demo = _Demo(options, broker.bootstrap, worker, run_dir / "worker.log", console)
+                demo = _Demo(
+                    options, broker.bootstrap, worker, run_dir / "worker.log", console, robots
+                )
                 return asyncio.run(demo.main())
             finally:
                 _stop_worker(worker, console)  # before the broker goes: it leaves its group
@@ -217,15 +234,22 @@ def _redis_for_alerts(
 
 
 def _start_worker(
-    options: DemoOptions, broker_url: str, redis_url: str, log_path: Path
+    options: DemoOptions,
+    broker_url: str,
+    redis_url: str,
+    log_path: Path,
+    robots: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **(robots or {}),
         "SLAWATCH_REDIS_URL": redis_url,
         # A fresh key space per run: the same seed gives the same case ids, and alerts of an
         # earlier run are remembered in Redis for a day.
         "SLAWATCH_APP_ID": f"slawatch-demo-{int(time.time())}",
         "SLAWATCH_ACK_SECRET": secrets.token_hex(16),
+        "SLAWATCH_ALLOW_LOOPBACK_ACK_LINKS": "1",  # the demo's links open on this machine
+        "SLAWATCH_DEBUG_ENDPOINTS": "1",  # /cases/{id} and explain, on 127.0.0.1 only
         "SLAWATCH_BROKER": broker_url,
         "SLAWATCH_TANSU": "1",
         "SLAWATCH_POLICIES": str(options.policies),
@@ -360,22 +384,49 @@ class _Demo:
         worker: subprocess.Popen[bytes],
         worker_log: Path,
         console: Console,
+        robots: DemoRobots | None = None,
     ) -> None:
         self.options = options
         self.bootstrap = bootstrap
         self.worker = worker
         self.worker_log = worker_log
         self.console = console
+        self.robots = robots
+        self.robot_lines: dict[str, int] = {}
+        if robots is not None:
+            robots.on_message = self._robot_message
         self.names = TopicNames()
         self.tally = Tally()
         self.stop = asyncio.Event()
         self.failed = False
+        self.acked = False
         self.started = time.monotonic()
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._request_stop)
+        if self.robots is not None:
+            await self.robots.start()
+        try:
+            return await self._run()
+        finally:
+            if self.robots is not None:
+                await self.robots.stop()
+
+    def _robot_message(self, got: Received) -> None:
+        """Print what a robot got: its first few breaches, and every refusal."""
+        name = ROBOT_NAMES.get(got.platform, got.platform)
+        if got.refused:
+            self.console.print(f"[red]  {name} refused: {escape(got.refused)}[/]")
+            return
+        if not got.title.startswith(BREACH_TITLE):
+            return
+        shown = self.robot_lines[got.platform] = self.robot_lines.get(got.platform, 0) + 1
+        if shown <= ROBOT_LINES:
+            self.console.print(f"[cyan]  {name} ✔ {escape(got.title)}[/]")
+
+    async def _run(self) -> int:
         if not await self._wait_ready():
             return 1 if self.failed else 0
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -509,8 +560,24 @@ class _Demo:
                         self.console.print(f"[magenta]{escape(line.rstrip())}[/]")
                 elif showing and line.startswith("    "):
                     self.console.print(f"[magenta dim]{escape(line.rstrip())}[/]")
+                    link = _ACK_LINK.search(line)
+                    if link and not self.acked:
+                        await self._acknowledge(link.group(1))
                 else:
                     showing = False
+
+    async def _acknowledge(self, link: str) -> None:
+        """Acknowledge the first breach from its link, as its owner would: it never escalates."""
+        self.acked = True
+        try:
+            breach = await asyncio.to_thread(acknowledge, link)
+        except OSError as exc:
+            self.console.print(f"[yellow]could not acknowledge from the link: {exc}[/]")
+            return
+        self.console.print(
+            f"[green]✔ acknowledged {escape(breach)}[/] from the link in its alert (the demo "
+            "plays its owner: open the link, press 确认): its escalation stops"
+        )
 
     def _count(self, kind: str) -> None:
         tally = self.tally
@@ -530,7 +597,12 @@ class _Demo:
             await asyncio.sleep(SUMMARY_EVERY)
             if self._worker_died():
                 return
+            url = f"http://127.0.0.1:{self.options.port}/worklist"
+            self.tally.worklist = await asyncio.to_thread(_worklist_size, url)
             self._summary()
+
+    def _robots_summary(self) -> str:
+        return "" if self.robots is None else _robots_count(self.robots.received) + " · "
 
     def _summary(self) -> None:
         t = self.tally
@@ -543,17 +615,75 @@ class _Demo:
             f"{t.sent['malformed']}) · warnings {t.warnings} · breaches {t.breaches} "
             f"· alerts {t.alerts} "
             f"(retracted {t.retracted}) · closed: {closed} · dead letters {t.dead_letters} · "
-            f"http://127.0.0.1:{self.options.port}/metrics"
+            + (f"worklist {t.worklist} to chase · " if t.worklist is not None else "")
+            + self._robots_summary()
+            + f"http://127.0.0.1:{self.options.port}/worklist.html · /metrics"
         )
 
 
-_WARNING_SHARE = re.compile(r"\((\d+)% of its time used\)")
+def _robots_count(received: list[Received]) -> str:
+    """``robots ✔ 3/3/3`` (WeCom, DingTalk, Feishu messages taken) and any refusals."""
+    taken = [sum(1 for r in received if r.platform == p and not r.refused) for p in ROBOT_NAMES]
+    refused = sum(1 for r in received if r.refused)
+    return f"robots ✔ {'/'.join(map(str, taken))}" + (f" refused {refused}" if refused else "")
+
+
+#: How much of its time a warning's clock used, in the English or the Chinese title.
+_WARNING_SHARE = re.compile(r"\((\d+)% of its time used\)|【预警 (\d+)%】")
+#: The acknowledge link in an alert's plain text (Chinese or English template).
+_ACK_LINK = re.compile(r"(?:确认处理（停止升级）：|Acknowledge: )(http\S+/ack\?\S+)")
 
 
 def _worth_showing(alert_line: str) -> bool:
-    """Alerts are printed like records: warnings only from ``PRINT_WARNINGS_FROM`` on."""
+    """Alerts are printed like records: warnings only from ``PRINT_WARNINGS_FROM`` on.
+
+    >>> _worth_showing("[alert warning -> a] 【预警 50%】x"), _worth_showing("[alert 1 -> a] x")
+    (False, True)
+    """
     share = _WARNING_SHARE.search(alert_line)
-    return share is None or int(share.group(1)) >= PRINT_WARNINGS_FROM * 100
+    if share is None:
+        return True
+    return int(share.group(1) or share.group(2)) >= PRINT_WARNINGS_FROM * 100
+
+
+def acknowledge(link: str) -> str:
+    """Do what a staff member does with an alert's link: open it, press the button.
+
+    The link (GET) shows a confirmation page and sets the browser's nonce cookie; its form
+    posts the signed fields and the form token bound to that cookie to ``/ack``, with the
+    cookie, as a browser does. Returns the breach id acknowledged.
+
+    Raises:
+        OSError: the worker refused or did not answer.
+    """
+    with urllib.request.urlopen(link, timeout=5) as page:
+        body = page.read().decode("utf-8", errors="replace")
+        cookie = page.headers.get("Set-Cookie", "").split(";", 1)[0]
+    fields = {
+        html.unescape(name): html.unescape(value) for name, value in _HIDDEN_INPUT.findall(body)
+    }
+    request = urllib.request.Request(
+        link.split("?", 1)[0],
+        data=urllib.parse.urlencode(fields).encode(),
+        headers={"Cookie": cookie} if cookie else {},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        answer.read()
+    return fields.get("b", "?")
+
+
+#: A hidden field of the ack page's form: name and value (HTML-escaped).
+_HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]*)" value="([^"]*)">')
+
+
+def _worklist_size(url: str) -> int | None:
+    """How many open clocks the worklist has due today or overdue; None if it did not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return len(orjson.loads(response.read()).get("items", []))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 def _answers(url: str) -> bool:

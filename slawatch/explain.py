@@ -3,8 +3,8 @@
 From a replay (``LOG...`` with ``--topics``/``--policies``) every step of the case is replayed
 in event time exactly as in ``slawatch replay`` (the other cases' events only move the
 watermark, so timers fire when they would in a full replay) and told as sentences. From a
-live worker (``--worker URL``) the worker's ``/cases/{case}/explain`` view answers from the
-case's stored state.
+live worker (``--worker URL``, any worker of the group: the one asked forwards to the owner of
+the case's partition) the ``/cases/{case}/explain`` view answers from the case's stored state.
 """
 
 from __future__ import annotations
@@ -88,12 +88,18 @@ def explain_from_log(
     return lines
 
 
-def explain_from_worker(case_id: str, worker: str, zone: str, timeout: float = 10.0) -> list[str]:
+#: How long ``explain`` waits for a worker to answer before saying it cannot be reached.
+WORKER_TIMEOUT = 5.0
+
+
+def explain_from_worker(
+    case_id: str, worker: str, zone: str, timeout: float = WORKER_TIMEOUT
+) -> list[str]:
     """Ask a live worker's ``/cases/{case}/explain`` view; lines ``time  sentence``.
 
     Raises:
         LookupError: the worker does not hold the case (finished long ago, or another worker's).
-        OSError: the worker cannot be reached.
+        OSError: the worker cannot be reached, or answered with an error.
     """
     query = urllib.parse.urlencode({"tz": zone})
     url = f"{worker.rstrip('/')}/cases/{urllib.parse.quote(case_id, safe='')}/explain?{query}"
@@ -103,8 +109,13 @@ def explain_from_worker(case_id: str, worker: str, zone: str, timeout: float = 1
     except urllib.error.HTTPError as error:
         if error.code == 404:
             raise LookupError(
-                f"worker {worker} holds no state for case {case_id!r}: it finished more than the "
-                "retention ago, or another worker owns its partition"
+                f"no worker of the group behind {worker} holds state for case {case_id!r}: it "
+                "finished more than the retention ago, or never started a clock"
+            ) from None
+        if error.code == 502:
+            raise LookupError(
+                f"the worker that owns case {case_id!r} did not answer {worker}: "
+                + json.loads(error.read() or b"{}").get("error", "")
             ) from None
         raise
     return [f"{s['when']}  {s['text']}" for s in body["sentences"]]
@@ -120,6 +131,19 @@ def sentences_json(
     ]
 
 
+def _unreachable(worker: str, worker_from: str, error: OSError) -> str:
+    """One line for a worker that cannot be asked: what, where, why, and what to do."""
+    if isinstance(error, urllib.error.HTTPError):
+        why = f"it answered HTTP {error.code} {error.reason}"
+    else:
+        reason = getattr(error, "reason", None) or error
+        why = f"cannot reach it: {getattr(reason, 'strerror', None) or reason}"
+    return (
+        f"worker {worker} (from {worker_from}): {why}; check that the worker runs there, or "
+        "give event log files to replay instead"
+    )
+
+
 def main(
     case_id: str,
     inputs: Sequence[str],
@@ -128,6 +152,8 @@ def main(
     worker: str | None,
     timezone: str,
     verbose: bool = False,
+    *,
+    worker_from: str = "--worker",
 ) -> int:
     """Run ``slawatch explain``; the process exit code."""
     try:
@@ -142,6 +168,12 @@ def main(
             )
     except LookupError as error:
         print(f"slawatch explain: {error.args[0]}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if worker is None:
+            print(f"slawatch explain: {error}", file=sys.stderr)
+        else:
+            print(f"slawatch explain: {_unreachable(worker, worker_from, error)}", file=sys.stderr)
         return 1
     for line in lines:
         print(line)

@@ -13,6 +13,7 @@ import typer
 from sla.burnrate import BurnRateError
 from sla.config_file import ConfigError
 from sla.policy import PolicySpec
+from slawatch.deploy_settings import DeploySettings, load_settings
 from slawatch.objectives import load_spec
 
 __all__ = ["alertmanager", "dashboards", "rules"]
@@ -33,37 +34,60 @@ def _run(policies: Path, write: Callable[[PolicySpec], list[Path]]) -> int:
     return 0
 
 
-def rules(policies: Path, out: Path, min_volume: int, team_breach_threshold: int, mode: str) -> int:
-    """Write the Prometheus rule files."""
-    from slawatch.rules import RuleOptions, write_rules
+def _settings(path: Path | None) -> DeploySettings | None:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        return None
 
-    if mode not in ("adapt", "refuse"):
-        typer.echo(f"--mode is 'adapt' or 'refuse', got {mode!r}", err=True)
-        return 2
-    options = RuleOptions(
-        min_volume=min_volume,
-        team_breach_threshold=team_breach_threshold,
-        mode="adapt" if mode == "adapt" else "refuse",
+
+def rules(policies: Path, out: Path, settings: Path | None) -> int:
+    """Write the Prometheus rule files, with the knobs of ``settings`` (deploy/generate.yaml)."""
+    from slawatch.rules import write_rules
+
+    shared = _settings(settings)
+    if shared is None:
+        return 1
+    return _run(policies, lambda spec: write_rules(spec, out, shared.rules()))
+
+
+def dashboards(policies: Path, out: Path, settings: Path | None) -> int:
+    """Write the Grafana dashboards, with the same knobs as the rules."""
+    from slawatch.dashboards import write_dashboards
+
+    shared = _settings(settings)
+    if shared is None:
+        return 1
+    return _run(policies, lambda spec: write_dashboards(spec, out, shared.dashboards()))
+
+
+def alertmanager(
+    policies: Path,
+    out: Path,
+    webhook_url: str | None,
+    years: str | None,
+    receivers: Path | None = None,
+) -> int:
+    """Write the Alertmanager configuration, with the user's receivers merged in."""
+    from slawatch.alertmanager import (
+        RECEIVERS_FILE,
+        AlertmanagerOptions,
+        load_receivers,
+        receiver_names,
+        write_config,
     )
-    return _run(policies, lambda spec: write_rules(spec, out, options))
-
-
-def dashboards(policies: Path, out: Path, assignee_label: str | None) -> int:
-    """Write the Grafana dashboards."""
-    from slawatch.dashboards import DashboardOptions, write_dashboards
-
-    options = DashboardOptions(assignee_label=assignee_label)
-    return _run(policies, lambda spec: write_dashboards(spec, out, options))
-
-
-def alertmanager(policies: Path, out: Path, webhook_url: str | None, years: str | None) -> int:
-    """Write the Alertmanager configuration."""
-    from slawatch.alertmanager import AlertmanagerOptions, write_config
 
     try:
         chosen = tuple(int(y) for y in years.split(",")) if years else None
     except ValueError:
         typer.echo(f"--years is a comma-separated list of years, got {years!r}", err=True)
         return 2
-    options = AlertmanagerOptions(years=chosen, webhook_url=webhook_url)
-    return _run(policies, lambda spec: [write_config(spec, out, options)])
+
+    def write(spec: PolicySpec) -> list[Path]:
+        own = receivers if receivers is not None else out / RECEIVERS_FILE
+        mine = load_receivers(own, receiver_names(spec)) if own.exists() else ()
+        options = AlertmanagerOptions(years=chosen, webhook_url=webhook_url, receivers=mine)
+        return [write_config(spec, out, options)]
+
+    return _run(policies, write)

@@ -16,12 +16,58 @@ from typing import Any, Literal
 
 import structlog
 
-__all__ = ["LogFormat", "configure_logging", "logging_dict_config", "resolve_format"]
+__all__ = [
+    "LogFormat",
+    "RedactPayloads",
+    "configure_logging",
+    "logging_dict_config",
+    "redact_event",
+    "resolve_format",
+]
 
 LogFormat = Literal["json", "console", "auto"]
 
 #: Libraries that are chatty at INFO; they log at WARNING unless the level is DEBUG.
 _QUIET = ("aiokafka", "kafka", "faust.transport", "faust.tables.recovery.Recovery")
+#: Libraries whose DEBUG lines hold message bytes (fetch responses, records sent and received):
+#: they never log below INFO, whatever SLAWATCH_LOG_LEVEL says.
+_PAYLOAD_LOGGERS = ("aiokafka", "kafka", "faust.transport")
+#: Type names of objects whose repr shows a message's key or value.
+_PAYLOAD_TYPES = ("Record", "Message", "Event", "Response")
+
+
+def _redacted(value: Any) -> Any:
+    """``value``, with message bytes and message-like objects replaced by a short description."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"
+    name = type(value).__name__
+    if any(part in name for part in _PAYLOAD_TYPES):
+        return f"<{name}>"
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redacted(v) for v in value)
+    return value
+
+
+class RedactPayloads(logging.Filter):
+    """Keep message bytes out of every log line, at every level, from every library."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, dict):
+            record.args = _redacted(record.args)
+        elif record.args:
+            record.args = tuple(_redacted(a) for a in record.args)
+        if not isinstance(record.msg, str):
+            record.msg = _redacted(record.msg)
+        return True
+
+
+def redact_event(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the same redaction for our own lines' values."""
+    return {k: _redacted(v) for k, v in event_dict.items()}
 
 
 def resolve_format(fmt: str, stream: Any = None) -> Literal["json", "console"]:
@@ -59,11 +105,17 @@ def logging_dict_config(fmt: str = "auto", level: str = "info") -> dict[str, Any
     resolved = resolve_format(fmt)
     level_name = level.upper()
     pre_chain = _shared_processors()
-    processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    processors: list[Any] = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        redact_event,
+    ]
     if resolved == "json":
         processors.append(structlog.processors.format_exc_info)
     processors.append(_renderer(resolved))
     quiet_level = "DEBUG" if level_name == "DEBUG" else "WARNING"
+    loggers: dict[str, Any] = {name: {"level": quiet_level} for name in _QUIET}
+    for name in _PAYLOAD_LOGGERS:
+        loggers[name] = {"level": "INFO" if quiet_level == "DEBUG" else quiet_level}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -74,15 +126,17 @@ def logging_dict_config(fmt: str = "auto", level: str = "info") -> dict[str, Any
                 "foreign_pre_chain": pre_chain,
             }
         },
+        "filters": {"redact": {"()": RedactPayloads}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "structlog",
+                "filters": ["redact"],
                 "stream": "ext://sys.stderr",
             }
         },
         "root": {"level": level_name, "handlers": ["default"]},
-        "loggers": {name: {"level": quiet_level} for name in _QUIET},
+        "loggers": loggers,
     }
 
 

@@ -46,9 +46,10 @@ from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from sla.policy_file import load_policy
-from sla.records import BreachRecord, OutcomeRecord
-from sla.replay import Emitted, Replay
+from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
+from sla.replay import Emitted, Replay, event_order
 from sla.reports import OpenClock, compare, tally, tally_table
+from slawatch.collector import tune_gc
 from streams.mapping import EventSkipped, MappingError, TopicMapping
 from streams.topics import load_topics
 
@@ -104,6 +105,12 @@ class DecodeStats:
         if not isinstance(error, EventSkipped) and len(self.examples) < _EXAMPLES:
             self.examples.append(f"{source.path}:{line}: {error.detail}")
 
+    def fail(self, where: str, reason: str, detail: str) -> None:
+        """A record the pipeline could not use for a reason the mapping did not foresee."""
+        self.rejected[reason] += 1
+        if len(self.examples) < _EXAMPLES:
+            self.examples.append(f"{where}: {detail}")
+
 
 def parse_sources(inputs: Sequence[str], mappings: dict[str, TopicMapping]) -> list[Source]:
     """``PATH`` (every topic, in file order) or ``TOPIC=PATH`` -> sources.
@@ -149,30 +156,83 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def read_records(source: Source) -> Iterator[tuple[int, bytes]]:
-    """(line number, record bytes) of a file: one JSON object or CSV record per line.
+    """(line number, record bytes) of a file: one JSON object per line, or one CSV record.
 
-    The header line of a CSV file is skipped; blank lines are left out.
+    A CSV record runs over several lines while a quoted cell is open (a note holding a line
+    break stays one record); it is numbered by its first line. The header line of a CSV file
+    is skipped; blank lines are left out.
     """
+    csv_layout = getattr(source.mapping, "csv", None)
+    quote = (csv_layout.quotechar if csv_layout else '"').encode()
     with _open(source.path) as raw:
         stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw
+        pending, start, quotes = b"", 0, 0
         for number, line in enumerate(stream, start=1):
             if number == 1 and source.mapping.format == "csv":
                 continue
-            record = line.rstrip(b"\r\n")
+            if source.mapping.format != "csv":
+                record = line.rstrip(b"\r\n")
+                if record.strip():
+                    yield number, record
+                continue
+            if not pending:
+                start = number
+            pending += line
+            quotes += line.count(quote)
+            if quotes % 2:  # a quoted cell is still open: the record goes on
+                continue
+            record, pending, quotes = pending.rstrip(b"\r\n"), b"", 0
             if record.strip():
-                yield number, record
+                yield start, record
+        if pending.strip():
+            yield start, pending.rstrip(b"\r\n")  # an unclosed quote: the mapping refuses it
+
+
+#: Event times replay accepts: it checks no distance from now (old logs are its purpose), but
+#: a year-1 or year-9999 time overflows date arithmetic and would move the watermark to the
+#: end of time; epoch 0 and earlier are null dates.
+REPLAY_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+REPLAY_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _check_times(event: LifecycleEvent, topic: str) -> None:
+    """Refuse times outside :data:`REPLAY_EARLIEST` .. :data:`REPLAY_LATEST`."""
+    for name, at in (
+        ("occurred_at", event.occurred_at),
+        ("promised_by", event.attributes.promised_by),
+    ):
+        if at is None:
+            continue
+        try:
+            inside = REPLAY_EARLIEST <= at <= REPLAY_LATEST
+        except OverflowError:
+            inside = False
+        if not inside:
+            raise MappingError(
+                "implausible_timestamp",
+                f"field {name} on topic {topic} is {at.isoformat()}, outside "
+                f"{REPLAY_EARLIEST:%Y-%m-%d} .. {REPLAY_LATEST:%Y-%m-%d}; check the source's "
+                "time field and its unit",
+            )
 
 
 def _decode(
     source: Source, records: Iterable[tuple[int, bytes]], stats: DecodeStats
 ) -> Iterator[LifecycleEvent]:
+    """Decoded events; a bad record is counted with its file and line, and the run goes on."""
     decode = source.mapping.decode
     for number, record in records:
         stats.records += 1
         try:
             event = decode(None, record)
+            _check_times(event, source.topic)
         except MappingError as error:
             stats.refuse(source, number, error)
+            continue
+        except Exception as error:  # a record the mapping did not foresee must not stop a run
+            where = f"{source.path}:{number}"
+            detail = f"{type(error).__name__}: {error}"
+            stats.fail(where, f"{source.topic}: mapping_failed", detail)
             continue
         stats.decoded += 1
         yield event
@@ -186,17 +246,20 @@ def load_events(
 ) -> list[bytes]:
     """Every event of ``sources`` in event-time order, as canonical JSON (compact in memory).
 
-    At equal times the earlier source comes first, then the earlier line: a derived "opened"
-    topic listed first starts a case before that same record's own update is applied.
+    At equal times the lower ``sequence`` (a topic's ``order_by``) comes first, then the earlier
+    source, then the earlier line: a derived "opened" topic listed first starts a case before
+    that same record's own update is applied. Events without a sequence go first.
     """
-    keyed: list[tuple[float, int, bytes]] = []
+    keyed: list[tuple[float, int, int, bytes]] = []
     seq = 0
     for source in sources:
         for event in _decode(source, _counting(read_records(source), on_record), stats):
-            keyed.append((event.occurred_at.timestamp(), seq, event.model_dump_json().encode()))
+            order = -1 if event.sequence is None else event.sequence
+            payload = event.model_dump_json().encode()
+            keyed.append((event.occurred_at.timestamp(), order, seq, payload))
             seq += 1
-    keyed.sort(key=lambda item: (item[0], item[1]))
-    return [payload for _, _, payload in keyed]
+    keyed.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [item[3] for item in keyed]
 
 
 def _counting(
@@ -211,7 +274,7 @@ def _counting(
 def stream_events(sources: Sequence[Source], stats: DecodeStats) -> Iterator[LifecycleEvent]:
     """Events of already time-ordered files, merged by time without holding them in memory."""
     streams = [_decode(s, read_records(s), stats) for s in sources]
-    return heapq.merge(*streams, key=lambda e: e.occurred_at.astimezone(UTC))
+    return heapq.merge(*streams, key=event_order)
 
 
 def build_engine(spec: PolicySpec, retention: timedelta = DEFAULT_RETENTION) -> Engine:
@@ -228,8 +291,13 @@ class ReplayResult:
     breaches: list[BreachRecord] = field(default_factory=list)
     warnings: int = 0
     ignored: Counter[str] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
     open_clocks: list[OpenClock] = field(default_factory=list)
+    #: The open clocks with their elapsed time so far, as ``outcome: open`` rows for the file.
+    open_records: list[OpenCycleRecord] = field(default_factory=list)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Cases retention forgot that got events again; their cycles were numbered on.
+    revived: int = 0
     events: int = 0
     first_event: datetime | None = None
     last_event: datetime | None = None
@@ -282,10 +350,17 @@ def run_replay(
         if listener is not None:
             listener(item)
 
-    driver = Replay(build_engine(spec, retention), spec.allowed_lateness, listener=listen)
+    engine = build_engine(spec, retention)
+    driver = Replay(engine, spec.allowed_lateness, listener=listen)
     started = time.perf_counter()
     for event in events:
-        driver.feed(event)
+        try:
+            driver.feed(event)
+        except Exception as error:  # one event the engine cannot take must not stop the run
+            result.failed.append(
+                f"event {event.event_id} of case {event.case_id}: {type(error).__name__}: {error}"
+            )
+            continue
         if keep_cases:
             _remember(result.cases, event)
         if result.first_event is None:
@@ -297,6 +372,13 @@ def run_replay(
     result.last_event = driver.latest
     result.watermark = driver.watermark
     result.open_clocks = driver.open_clocks()
+    result.revived = driver.revived
+    if driver.watermark is not None:
+        as_of = driver.watermark
+        result.open_records = sorted(
+            (r for state in driver.states.values() for r in engine.open_cycles(state, as_of)),
+            key=lambda r: (r.started_at, r.case_id, r.clock, r.cycle),
+        )
     return result
 
 
@@ -409,6 +491,7 @@ def replay_once(
 
 def main(options: ReplayOptions) -> int:
     """Run ``slawatch replay``; the process exit code."""
+    tune_gc({})  # a replay holds every open case: see slawatch/collector.py
     console = Console(stderr=True, highlight=False)
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
     try:
@@ -429,11 +512,13 @@ def main(options: ReplayOptions) -> int:
 
 def _write_outputs(directory: Path, result: ReplayResult, console: Console) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    outcomes = _write_jsonl(directory / "outcomes.jsonl", result.outcomes)
+    rows: list[OutcomeRecord | OpenCycleRecord] = [*result.outcomes, *result.open_records]
+    outcomes = _write_jsonl(directory / "outcomes.jsonl", rows)
     breaches = _write_jsonl(directory / "breaches.jsonl", result.breaches)
     console.print(
-        f"wrote {outcomes} outcomes to {directory / 'outcomes.jsonl'} and {breaches} breach "
-        f"records to {directory / 'breaches.jsonl'}"
+        f"wrote {outcomes} outcomes ({len(result.open_records)} of them clocks still open) to "
+        f"{directory / 'outcomes.jsonl'} and {breaches} breach records to "
+        f"{directory / 'breaches.jsonl'}"
     )
 
 
@@ -466,9 +551,19 @@ def _print_summary(out: Console, result: ReplayResult, stats: DecodeStats, by_te
             f"watermark {watermark}): {len(still_open):,} open, "
             f"{len(result.open_clocks) - len(still_open):,} breached"
         )
+    if result.revived:
+        out.print(
+            f"warning: {result.revived:,} cases got events again after retention forgot them; "
+            "their cycles are numbered on, so no outcome id repeats (raise --retention-days "
+            "to keep cases longer)"
+        )
     if result.ignored:
         reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.ignored.items()))
         out.print(f"events that changed no clock: {reasons}")
+    if result.failed:
+        out.print(f"events the engine could not apply: {len(result.failed):,}")
+        for example in result.failed[:_EXAMPLES]:
+            out.print(f"  e.g. {example}")
     if stats.rejected or stats.skipped:
         for label, counter in (("refused", stats.rejected), ("skipped", stats.skipped)):
             if counter:

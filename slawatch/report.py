@@ -9,6 +9,7 @@ by :mod:`sla.reports` and drawn by :mod:`slawatch.report_render`.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from rich.console import Console
 from sla.records import OutcomeRecord
 from sla.reports import Report, monthly_responsibility, weekly_summary
 from slawatch.replay import replay_files
+from slawatch.report_locale import ReportLocale, localize
 from slawatch.report_render import render_report, report_csv, report_html
 
 __all__ = ["ReportOptions", "main", "period", "read_outcomes_file", "read_outcomes_topic"]
@@ -49,32 +51,78 @@ class ReportOptions:
     resolution_clocks: Sequence[str] = field(default_factory=tuple)
     format: Format = "table"
     output: Path | None = None
+    lang: ReportLocale = "zh-CN"
 
 
 def read_outcomes_file(path: Path) -> Iterator[OutcomeRecord]:
-    """Outcome records from a JSON-lines file (blank lines skipped)."""
+    """Outcome records from a JSON-lines file (blank lines skipped).
+
+    The ``outcome: open`` rows ``slawatch replay --out`` adds for clocks still running are
+    skipped: reports count cycles that ended.
+    """
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            if line.strip():
+            if line.strip() and not _is_open_row(line):
                 yield OutcomeRecord.model_validate_json(line)
 
 
+def _is_open_row(line: str) -> bool:
+    row = json.loads(line)
+    return isinstance(row, dict) and row.get("type") == "open"
+
+
+#: How long ``--kafka`` waits for the broker before saying it cannot be reached.
+BOOTSTRAP_TIMEOUT_MS = 4000
+
+
+def kafka_security(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The worker's Kafka SASL/TLS settings (``SLAWATCH_KAFKA_*``) as client arguments.
+
+    Empty (plaintext) when none is set. Raises :class:`slawatch.settings.SettingsError` (a
+    ValueError) naming a bad variable.
+    """
+    import os
+
+    from slawatch.settings import ENV_PREFIX, Settings
+    from streams.kafka_auth import client_security
+
+    env = dict(os.environ) if environ is None else environ
+    if not any(k.startswith(ENV_PREFIX + "KAFKA_") and v for k, v in env.items()):
+        return {}
+    return client_security(Settings.from_env(env))
+
+
 def read_outcomes_topic(
-    bootstrap: str, topic: str, since: datetime | None, until: datetime | None
+    bootstrap: str,
+    topic: str,
+    since: datetime | None,
+    until: datetime | None,
+    security: dict[str, Any] | None = None,
 ) -> Iterator[OutcomeRecord]:
     """Outcome records of ``topic`` written from ``since`` (by record time) up to now.
 
     Reads every partition from the first offset at or after ``since`` to the end offset seen
     at the start; records whose cycle ended at or after ``until`` are left to the caller.
+    ``security`` are kafka-python client arguments (:func:`kafka_security`).
     """
     from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        consumer_timeout_ms=5000,
-        value_deserializer=None,
-    )
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            consumer_timeout_ms=5000,
+            value_deserializer=None,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **(security or {}),
+        )
+    except KafkaError as error:
+        raise ConnectionError(
+            f"cannot reach the broker at {bootstrap} within {BOOTSTRAP_TIMEOUT_MS / 1000:.0f} s "
+            f"({type(error).__name__}); check --kafka or SLAWATCH_BROKER and that the broker "
+            "is up"
+        ) from None
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
@@ -150,7 +198,10 @@ def build(options: ReportOptions) -> Report:
     elif options.kafka is not None:
         since = _parse_time(options.since, zone) if options.since else None
         until = _parse_time(options.until, zone) if options.until else None
-        outcomes = list(read_outcomes_topic(options.kafka, options.outcomes_topic, since, until))
+        security = kafka_security()
+        outcomes = list(
+            read_outcomes_topic(options.kafka, options.outcomes_topic, since, until, security)
+        )
     else:
         raise ValueError("give --log FILE..., --outcomes FILE or --kafka BOOTSTRAP")
     latest = max((r.ended_at for r in outcomes), default=None)
@@ -169,30 +220,45 @@ def build(options: ReportOptions) -> Report:
     return monthly_responsibility(outcomes, start=start, end=end, case_kind=options.case_kind)
 
 
+def _clock_names(policies: Path) -> dict[str, dict[str, str]]:
+    """The clocks' display names from the policy file; none when it cannot be read."""
+    from sla.config_file import ConfigError
+    from sla.policy_file import load_policy
+
+    try:
+        return {c.id: c.name for c in load_policy(policies).clocks}
+    except (ConfigError, OSError):
+        return {}
+
+
 def main(options: ReportOptions) -> int:
     """Run ``slawatch report``; the process exit code."""
     try:
-        report = build(options)
+        report = localize(build(options), options.lang, _clock_names(options.policies))
     except ValueError as error:
         print(f"slawatch report: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an unreachable broker, a file that cannot be read
+        print(f"slawatch report: {error}", file=sys.stderr)
+        return 1
+    lang = options.lang
     if options.format == "html":
-        text = report_html(report)
+        text = report_html(report, lang)
     elif options.format == "csv":
         from io import StringIO
 
-        buffer = StringIO()
-        report_csv(report, buffer)
+        buffer = StringIO(newline="")
+        report_csv(report, buffer, lang)
         text = buffer.getvalue()
     else:
         if options.output is not None:
             with options.output.open("w", encoding="utf-8") as handle:
-                render_report(Console(file=handle, width=140, highlight=False), report)
+                render_report(Console(file=handle, width=140, highlight=False), report, lang)
         else:
-            render_report(Console(highlight=False), report)
+            render_report(Console(highlight=False), report, lang)
         return 0
     if options.output is not None:
-        options.output.write_text(text, encoding="utf-8")
+        options.output.write_text(text, encoding="utf-8", newline="")
         print(f"wrote {options.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from sla.reports import Cell, ColumnFormat, Report, Table
+from slawatch.report_locale import period_words
 
 __all__ = ["format_cell", "render_report", "render_table", "report_csv", "report_html"]
 
@@ -40,13 +41,14 @@ def format_cell(value: Cell, kind: ColumnFormat) -> str:
     return str(value)
 
 
-def _period(report: Report) -> str:
+def _period(report: Report, locale: str = "en") -> str:
     def day(value: datetime | None) -> str:
         return "…" if value is None else f"{value:%Y-%m-%d %H:%M %Z}".strip()
 
+    everything, to = period_words(locale)
     if report.start is None and report.end is None:
-        return "all data"
-    return f"{day(report.start)} to {day(report.end)}"
+        return everything
+    return f"{day(report.start)} {to} {day(report.end)}"
 
 
 def render_table(console: Console, table: Table) -> None:
@@ -60,21 +62,31 @@ def render_table(console: Console, table: Table) -> None:
     console.print(rich)
 
 
-def render_report(console: Console, report: Report) -> None:
+def render_report(console: Console, report: Report, locale: str = "en") -> None:
     """Print a whole report: title, period, tables, notes."""
-    console.print(f"[bold]{report.title}[/bold] ({_period(report)})")
+    console.print(f"[bold]{report.title}[/bold] ({_period(report, locale)})")
     for table in report.tables:
         render_table(console, table)
     for note in report.notes:
         console.print(note)
 
 
-def report_csv(report: Report, out: TextIO) -> None:
-    """Write the report as CSV: per table a title line, the header, the rows, a blank line.
+#: The UTF-8 byte-order mark: without it Excel reads a CSV file in the system's code page and
+#: Chinese text turns to mojibake; with it Excel (and LibreOffice) read UTF-8.
+BOM = "\ufeff"
 
-    Values stay raw (fractions as fractions) so a spreadsheet can compute with them.
+
+def report_csv(report: Report, out: TextIO, locale: str = "en") -> None:
+    """Write the report as CSV for Excel: a byte-order mark, the title and period, then per
+    table a title line, the header, the rows and a blank line.
+
+    Values stay raw (fractions as fractions) so a spreadsheet can compute with them. Write
+    ``out`` as UTF-8 (not ``utf-8-sig``: the mark is written here).
     """
+    out.write(BOM)
     writer = csv.writer(out)
+    writer.writerow([f"# {report.title}", _period(report, locale)])
+    writer.writerow([])
     for table in report.tables:
         writer.writerow([f"# {table.title}"])
         writer.writerow(table.columns)
@@ -98,15 +110,15 @@ svg text{font-size:11px;fill:#333}
 """
 
 
-def report_html(report: Report) -> str:
+def report_html(report: Report, locale: str = "en") -> str:
     """The report as one self-contained HTML page with inline SVG bar charts."""
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{html.escape(locale)}"><head><meta charset="utf-8">',
         f"<title>{html.escape(report.title)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(report.title)}</h1>",
-        f'<p class="period">{html.escape(_period(report))}</p>',
+        f'<p class="period">{html.escape(_period(report, locale))}</p>',
     ]
     for table in report.tables:
         parts.append(f"<h2>{html.escape(table.title)}</h2>")

@@ -24,6 +24,7 @@ from slawatch.objectives import Objective, objectives
 
 __all__ = [
     "ATTAINMENT_WINDOWS",
+    "DEFAULT_RUNBOOK_BASE",
     "RuleOptions",
     "alerting_groups",
     "counted_increase",
@@ -54,7 +55,10 @@ BURN_WINDOWS: tuple[timedelta, ...] = (
 )
 PERIOD = timedelta(days=30)
 TARGET = "clock_standard:slawatch_clock_attainment:target"
-RUNBOOK = "docs/reference/observability.md"
+#: Where runbook links point unless ``deploy/generate.yaml`` says otherwise: set it to where
+#: your team reads these docs (your repository's page of docs/reference, a wiki).
+DEFAULT_RUNBOOK_BASE = "https://slawatch.example.com/docs/reference"
+RUNBOOK_PAGE = "observability.md"
 RECORDING_FILE = "slawatch.rules.yaml"
 ALERTS_FILE = "slawatch.alerts.yaml"
 PIPELINE_FILE = "slawatch.pipeline.yaml"
@@ -76,6 +80,8 @@ class RuleOptions:
         headroom: share of the largest possible burn an adapted alert asks for.
         interval: evaluation interval of the rule groups; None follows Prometheus's global
             ``evaluation_interval``.
+        runbook_base_url: absolute URL of the docs' reference directory; each alert's
+            ``runbook_url`` is ``<base>/observability.md#<alert>``.
     """
 
     min_volume: int = 10
@@ -86,6 +92,15 @@ class RuleOptions:
     mode: Mode = "adapt"
     headroom: float = 0.9
     interval: str | None = None
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE
+
+    def runbook(self, anchor: str) -> str:
+        """The absolute runbook link of one alert.
+
+        >>> RuleOptions(runbook_base_url="https://docs.example.org/ref/").runbook("x")
+        'https://docs.example.org/ref/observability.md#x'
+        """
+        return f"{self.runbook_base_url.rstrip('/')}/{RUNBOOK_PAGE}#{anchor}"
 
 
 def _w(window: timedelta) -> str:
@@ -288,7 +303,7 @@ def _burn_alert(objective: Objective, alert: BurnAlert, options: RuleOptions) ->
             f"{objective.standard} standard breached over the last {long} and {short}; the "
             f"target {objective.target:.4g} allows {1 - objective.target:.3g}."
         ),
-        "runbook_url": f"{RUNBOOK}#budget-burn",
+        "runbook_url": options.runbook("budget-burn"),
     }
     if alert.note:
         annotations["note"] = alert.note
@@ -321,7 +336,7 @@ def _team_alerts(options: RuleOptions) -> list[dict[str, Any]]:
                     f"More than {options.team_breach_threshold} breaches for team "
                     "{{ $labels.team }} in the last hour."
                 ),
-                "runbook_url": f"{RUNBOOK}#team-breaches",
+                "runbook_url": options.runbook("team-breaches"),
             },
         }
     ]
@@ -342,7 +357,7 @@ def _pipeline_alerts(options: RuleOptions) -> list[dict[str, Any]]:
         rule["annotations"] = {
             "summary": summary,
             "description": text,
-            "runbook_url": f"{RUNBOOK}#{name.lower()}",
+            "runbook_url": options.runbook(name.lower()),
         }
         return rule
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -30,14 +31,24 @@ from pydantic import (
 
 __all__ = [
     "ENV_PREFIX",
+    "PACKAGE_CONFIG",
     "SASL_PROTOCOLS",
     "SSL_PROTOCOLS",
+    "WORKER_URL_ENV",
+    "CommandDefaults",
     "Settings",
     "SettingsError",
     "TopicNames",
 ]
 
 ENV_PREFIX = "SLAWATCH_"
+#: The worker ``slawatch explain`` asks when given no log files (commands only; the worker
+#: itself serves on SLAWATCH_WEB_HOST/SLAWATCH_WEB_PORT).
+WORKER_URL_ENV = "SLAWATCH_WORKER_URL"
+#: The installed package's default configuration (``slawatch/config`` links to the
+#: repository's ``config/`` and is installed with the package), so no default depends on the
+#: current directory.
+PACKAGE_CONFIG = Path(__file__).parent / "config"
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 #: Kafka security protocols that authenticate with SASL, and those that encrypt with TLS.
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
@@ -80,8 +91,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     broker: str = Field("kafka://127.0.0.1:19092", description="Faust broker URL(s)")
-    policies: Path = Field(Path("config/policies.yaml"), description="policy file")
-    topics: Path = Field(Path("config/topics.yaml"), description="topic mapping file")
+    policies: Path = Field(PACKAGE_CONFIG / "policies.yaml", description="policy file")
+    topics: Path = Field(PACKAGE_CONFIG / "topics.yaml", description="topic mapping file")
     shadow_policies: Path | None = Field(
         None, description="candidate policy judged beside the live one (streams/shadow.py)"
     )
@@ -91,13 +102,26 @@ class Settings(BaseModel):
     datadir: Path = Field(Path(".slawatch-data"), description="Faust data directory")
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
+    web_advertise: str | None = Field(
+        None,
+        description="URL the other workers reach this one at (forwarding, the worklist); "
+        "default http://WEB_HOST:WEB_PORT, or this host's name when WEB_HOST is 0.0.0.0",
+    )
     tansu: bool = Field(False, description="broker is Tansu: highwater fix, short timeouts")
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     timer_max_sleep: float = Field(1.0, gt=0, le=60, description="cap on the due-timer sleep, s")
     standby_replicas: int = Field(1, ge=0, le=8)
-    debug_endpoints: bool = Field(True, description="serve /cases/{id} (state JSON)")
+    debug_endpoints: bool = Field(
+        False, description="serve /cases/{id} and /cases/{id}/explain (case state, no auth)"
+    )
+    ack_base_url: str | None = Field(
+        None, description="public URL of the workers for ack links, unless the alerts file sets one"
+    )
+    allow_loopback_ack_links: bool = Field(
+        False, description="ack links may point at localhost (the demo and tests only)"
+    )
     event_max_age: timedelta | None = Field(
         timedelta(days=365),
         description="older event times are dead-lettered as implausible_timestamp; off: no limit",
@@ -105,6 +129,10 @@ class Settings(BaseModel):
     event_max_future: timedelta | None = Field(
         timedelta(hours=1),
         description="event times further ahead are dead-lettered as implausible_timestamp",
+    )
+    retention: timedelta = Field(
+        timedelta(days=7),
+        description="how long a case with no open clock is kept after its last event",
     )
     topic_names: TopicNames = Field(default_factory=TopicNames)
     reevaluate: bool = Field(
@@ -146,6 +174,16 @@ class Settings(BaseModel):
 
         return parse_duration(value)
 
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> object:
+        """``7d``, ``36h``: a duration (sla.limits.parse_duration), never off."""
+        if not isinstance(value, str):
+            return value
+        from sla.limits import parse_duration
+
+        return parse_duration(value)
+
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -182,6 +220,21 @@ class Settings(BaseModel):
     def bootstrap(self) -> str:
         """The broker list for plain Kafka clients: ``host:port[,host:port]``."""
         return ",".join(part.strip() for part in self.broker[len("kafka://") :].split(";"))
+
+    def advertised_url(self) -> str:
+        """The URL the other workers of the group reach this one at.
+
+        >>> Settings(web_port=7000).advertised_url()
+        'http://127.0.0.1:7000'
+        """
+        if self.web_advertise:
+            return self.web_advertise.rstrip("/")
+        host = self.web_host
+        if host in ("0.0.0.0", "::", ""):
+            import socket
+
+            host = socket.getfqdn()
+        return f"http://{host}:{self.web_port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -282,3 +335,67 @@ def _secret_file_problems(variable: str, path: Path) -> list[str]:
     if not text.strip():
         return [f"{variable}={str(path)!r}: the file is empty"]
     return []
+
+
+@dataclass(frozen=True)
+class CommandDefaults:
+    """What the commands take when an option is not given: the worker's ``SLAWATCH_*`` settings.
+
+    Every command reads the same variables as the worker (``SLAWATCH_POLICIES``,
+    ``SLAWATCH_TOPICS``, ``SLAWATCH_ALERTS``, ``SLAWATCH_BROKER``, ``SLAWATCH_TOPIC_OUTCOMES``,
+    ``SLAWATCH_WEB_HOST``/``SLAWATCH_WEB_PORT``, and ``SLAWATCH_WORKER_URL`` for a worker
+    elsewhere); without them, the installed package's config. Only the variables a command
+    uses are read, so a bad unrelated one does not stop ``slawatch rules``.
+
+    Attributes:
+        policies, topics: the files the worker would read.
+        alerts: ``SLAWATCH_ALERTS`` when set (else the worker looks beside the policy file).
+        bootstrap: ``host:port[,host:port]`` from ``SLAWATCH_BROKER``; None when it is unset.
+        outcomes_topic: the worker's outcomes topic.
+        worker_url: the worker to ask (``SLAWATCH_WORKER_URL``, else this host's web port).
+        worker_from: the variable(s) ``worker_url`` came from, for error messages.
+    """
+
+    policies: Path
+    topics: Path
+    alerts: Path | None
+    bootstrap: str | None
+    outcomes_topic: str
+    worker_url: str
+    worker_from: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CommandDefaults:
+        """Read the variables; raise :class:`SettingsError` naming a bad one."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(ENV_PREFIX + name, "")
+            return value or None
+
+        broker = get("BROKER")
+        bootstrap = None
+        if broker is not None:
+            if not broker.startswith("kafka://"):
+                raise SettingsError(
+                    f"{ENV_PREFIX}BROKER={broker!r}: use kafka://host:port "
+                    "(several: kafka://h1:9092;h2:9092)"
+                )
+            bootstrap = ",".join(p.strip() for p in broker[len("kafka://") :].split(";"))
+        outcomes = get("TOPIC_OUTCOMES") or TopicNames().outcomes
+        url, source = get("WORKER_URL"), WORKER_URL_ENV
+        if url is None:
+            host = get("WEB_HOST") or "127.0.0.1"
+            host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            url = f"http://{host}:{get('WEB_PORT') or 6066}"
+            source = f"{ENV_PREFIX}WEB_HOST/{ENV_PREFIX}WEB_PORT"
+        alerts = get("ALERTS")
+        return cls(
+            policies=Path(get("POLICIES") or PACKAGE_CONFIG / "policies.yaml"),
+            topics=Path(get("TOPICS") or PACKAGE_CONFIG / "topics.yaml"),
+            alerts=None if alerts is None or alerts == "off" else Path(alerts),
+            bootstrap=bootstrap,
+            outcomes_topic=outcomes,
+            worker_url=url,
+            worker_from=source,
+        )

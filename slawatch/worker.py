@@ -13,9 +13,11 @@ import importlib.util
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
+from slawatch.collector import GcModeError, tune_gc
 from slawatch.logs import configure_logging, logging_dict_config
 from slawatch.settings import Settings, SettingsError
 
@@ -90,6 +92,7 @@ def prepare(settings: Settings):  # type: ignore[no-untyped-def]
             )
             for name in runtime.mappings:
                 sizes.setdefault(name, existing.get(name, settings.partitions))
+        _check_keyed_sources(runtime, security)
         ensure_topics(
             settings.bootstrap,
             sizes,
@@ -104,6 +107,30 @@ def prepare(settings: Settings):  # type: ignore[no-untyped-def]
             raise StartupError(str(exc)) from exc
         raise
     return runtime
+
+
+def _check_keyed_sources(runtime: Any, security: Any) -> None:
+    """Refuse a ``keyed_by_case`` source whose partition count differs from the events topic's.
+
+    The clock agent reads such a source as if it were ``slawatch.events``: partition p of both
+    must hold the same cases, which needs the same count (and keys that are the case id).
+    """
+    from streams.admin import partition_counts
+
+    settings = runtime.settings
+    keyed = sorted(runtime.keyed_sources)
+    if not keyed:
+        return
+    counts = partition_counts(settings.bootstrap, keyed, security=security)
+    wrong = {name: count for name, count in counts.items() if count != settings.partitions}
+    if wrong:
+        listed = ", ".join(f"{name} has {count}" for name, count in sorted(wrong.items()))
+        raise StartupError(
+            f"topics declared keyed_by_case must have SLAWATCH_PARTITIONS="
+            f"{settings.partitions} partitions, like slawatch.events, but {listed}; remove "
+            "keyed_by_case from those topics in the topics file (their events are then "
+            "re-keyed), or give them the same partition count"
+        )
 
 
 def run_worker(
@@ -134,7 +161,8 @@ def run_worker(
         loop_name = event_loop(os.environ if environ is None else environ)
         _use_event_loop(loop_name)
         runtime = prepare(settings)
-    except StartupError as exc:
+        gc_mode = tune_gc(os.environ if environ is None else environ)
+    except (StartupError, GcModeError) as exc:
         log.error("startup_failed", error=str(exc))
         print(f"slawatch worker: {exc}", file=sys.stderr)
         return 2
@@ -153,6 +181,7 @@ def run_worker(
         web=f"http://{settings.web_host}:{settings.web_port}",
         tansu=settings.tansu,
         event_loop=loop_name,
+        gc=gc_mode,
     )
     worker = faust.Worker(
         runtime.app,

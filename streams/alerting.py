@@ -19,7 +19,7 @@ the link does not acknowledge the breach by itself.
 from __future__ import annotations
 
 import asyncio
-import html
+import contextlib
 import os
 from collections.abc import Mapping
 from functools import partial
@@ -30,7 +30,16 @@ import faust
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from alerts.ack import AckError, AckRecord, AckSigner
+from alerts.ack import AckError, AckRecord, AckSigner, check_base_url
+from alerts.ack_page import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    PAGE_HEADERS,
+    confirm_page,
+    message_page,
+    nonce_cookie,
+    nonce_from,
+)
 from alerts.config import AlertsSpec, load_alerts
 from alerts.runtime import AlertRuntime, until_redis_answers
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
@@ -45,6 +54,9 @@ log = structlog.get_logger("slawatch.alerts")
 
 #: Path of the alerts file; ``off`` disables alerts.
 ALERTS_ENV = "SLAWATCH_ALERTS"
+
+#: How long a stopping worker waits for the notification it is delivering, in seconds.
+DRAIN_TIMEOUT_S = 10.0
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -79,21 +91,6 @@ def _decode(model: type[Model], value: Any) -> Model | None:
         return None
 
 
-def _confirm_page(query: Mapping[str, str], breach_id: str, level: int) -> str:
-    hidden = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(query[k], quote=True)}">'
-        for k in ("b", "level", "r", "exp", "sig")
-        if k in query
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Acknowledge breach</title></head>"
-        f"<body><p>Acknowledge breach <strong>{html.escape(breach_id)}</strong> (level {level})? "
-        "Escalation of this breach stops.</p>"
-        f'<form method="post" action="/ack">{hidden}<button type="submit">Acknowledge</button>'
-        "</form></body></html>"
-    )
-
-
 def register(
     rt: Runtime, *, spec: AlertsSpec | None = None, env: Mapping[str, str] | None = None
 ) -> AlertRuntime | None:
@@ -118,6 +115,13 @@ def register(
             return None
         spec = load_alerts(path, {c.id for c in rt.policy.clocks}, set(rt.policy.teams))
     app = rt.app
+    ack_base_url = (
+        spec.ack.base_url
+        or settings.ack_base_url
+        or f"http://{settings.web_host}:{settings.web_port}"
+    )
+    if AckSigner.from_env(env) is not None:
+        check_base_url(ack_base_url, allow_loopback=settings.allow_loopback_ack_links)
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     runtime = AlertRuntime.build(
         spec,
@@ -126,7 +130,8 @@ def register(
         SystemClock(),
         prefix=settings.app_id,
         registry=rt.metrics.registry,
-        ack_base_url=f"http://{settings.web_host}:{settings.web_port}",
+        ack_base_url=ack_base_url,
+        clock_names={c.id: c.name for c in rt.policy.clocks},
     )
     rt.extra["alerts"] = runtime
     service = runtime.service
@@ -167,46 +172,68 @@ def register(
             if record is not None:
                 await until_redis_answers(partial(service.on_ack, record))
 
+    stop, finished = asyncio.Event(), asyncio.Event()
+
     @app.task
     async def alert_delivery() -> None:
-        stop = asyncio.Event()
-        rt.extra["alerts_stop"] = stop
         try:
             await runtime.run(stop)
         finally:
             await runtime.close()
+            finished.set()
+
+    @app.on_before_shutdown.connect  # type: ignore[misc]
+    async def finish_deliveries(app_: Any, **kwargs: Any) -> None:
+        """On SIGTERM, let the delivery in flight end before the task is cancelled: a webhook
+        call cut off mid-way is sent again by the next owner of its lease (a repeat)."""
+        stop.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), timeout=DRAIN_TIMEOUT_S)
 
     signer = AckSigner.from_env(env)
 
     @app.page("/ack", name="slawatch_ack")
     class AckView(faust.web.View):
-        """Acknowledge a breach from the link in an alert."""
+        """Acknowledge a breach from the link in an alert (alerts/ack_page.py)."""
 
-        def _verify(self, query: Mapping[str, str]) -> Any:
-            if signer is None:
-                return None, self.html("<p>Acknowledgement links are not enabled.</p>", status=404)
-            try:
-                return signer.verify(query), None
-            except AckError as exc:
-                return None, self.html(f"<p>{html.escape(str(exc))}</p>", status=403)
+        def _answer(self, text: str, status: int) -> Any:
+            return self.html(message_page(text), status=status, headers=dict(PAGE_HEADERS))
 
         async def get(self, request: Any) -> Any:
-            query = dict(request.query)
-            ack, refused = self._verify(query)
-            if refused is not None:
-                return refused
-            return self.html(_confirm_page(query, ack.breach_id, ack.level))
+            if signer is None:
+                return self._answer("Acknowledgement links are not enabled.", 404)
+            query = {str(k): str(v) for k, v in request.query.items()}
+            try:
+                ack = signer.verify(query)
+            except AckError as exc:
+                return self._answer(str(exc), 403)
+            nonce = nonce_from(request.cookies.get(CSRF_COOKIE))
+            page = confirm_page(query, ack, signer.csrf_token(nonce, query["sig"]))
+            headers = {**PAGE_HEADERS, "Set-Cookie": nonce_cookie(nonce)}
+            return self.html(page, headers=headers)
 
         async def post(self, request: Any) -> Any:
-            form = dict(await request.post()) or dict(request.query)
-            ack, refused = self._verify({k: str(v) for k, v in form.items()})
-            if refused is not None:
-                return refused
+            if signer is None:
+                return self._answer("Acknowledgement links are not enabled.", 404)
+            try:
+                form = {str(k): str(v) for k, v in (await request.post()).items()}
+                ack = signer.verify(form)
+                signer.check_csrf(
+                    request.cookies.get(CSRF_COOKIE), form["sig"], form.get(CSRF_FIELD)
+                )
+            except AckError as exc:
+                return self._answer(str(exc), 403)
+            except ValueError:  # a form that does not parse (bad encoding, bad multipart)
+                return self._answer("the confirmation form does not read; open the link again", 400)
             record = ack.record(SystemClock().now())
             await acks.send(key=record.case_id.encode(), value=record.model_dump_json().encode())
-            log.info("ack_received", breach_id=record.breach_id, level=record.level, by=record.by)
-            return self.html(
-                f"<p>Acknowledged {html.escape(record.breach_id)}. Escalation stops. Thank you.</p>"
+            log.info(
+                "ack_received", breach_id=record.breach_id, ack_level=record.level, by=record.by
+            )
+            done = record.breach_id
+            return self._answer(
+                f"已确认 {done}，升级停止。谢谢！ Acknowledged {done}. Escalation stops. Thanks.",
+                200,
             )
 
     return runtime

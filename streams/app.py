@@ -9,6 +9,7 @@ the web views. Everything a part needs is in one :class:`Runtime` value, so agen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,27 @@ from streams.deadlines import DeadlineIndex
 from streams.kafka_auth import broker_credentials
 from streams.metrics import Metrics
 
-__all__ = ["CASES_TABLE", "Runtime", "build_engine", "create_app", "faust_settings"]
+__all__ = [
+    "CASES_TABLE",
+    "PRODUCER_LINGER_S",
+    "PRODUCER_MAX_BATCH_BYTES",
+    "Runtime",
+    "build_engine",
+    "create_app",
+    "faust_settings",
+]
 
 #: Name of the table of case states (its changelog is ``<app id>-cases-changelog``).
 CASES_TABLE = "cases"
+
+#: How long records wait to share a produce request, in seconds (bench/README.md).
+PRODUCER_LINGER_S = 0.05
+
+#: The largest record batch per partition. aiokafka's default (16 KiB) holds about ten case
+#: states: a full batch makes every further send to that partition wait for a broker round
+#: trip, which left the worker idle a fifth of the time (bench/README.md). Half the broker's
+#: default ``message.max.bytes`` (1 MiB), so a batch is never refused for its size.
+PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 
 
 @dataclass
@@ -41,6 +59,8 @@ class Runtime:
     topics: dict[str, Any] = field(default_factory=dict)
     extra_topics: dict[str, int] = field(default_factory=dict)
     cases: Any = None
+    keyed_sources: frozenset[str] = frozenset()
+    processor: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def topic_sizes(self) -> dict[str, int]:
@@ -57,6 +77,7 @@ class Runtime:
             names.acks: n,
         }
         sizes.update(self.extra_topics)
+        sizes.update(dict.fromkeys(self.keyed_sources, n))
         return sizes
 
 
@@ -76,12 +97,14 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         # Lets aiokafka put more records (events, changelog, outcomes) in one produce
         # request; records, breaches included, wait up to 50 ms (bench/README.md).
-        "producer_linger": 0.05,
+        "producer_linger": PRODUCER_LINGER_S,
+        "producer_max_batch_size": PRODUCER_MAX_BATCH_BYTES,
         "producer_acks": -1,
         "web_enabled": True,
         "web_bind": settings.web_host,
         "web_host": settings.web_host,
         "web_port": settings.web_port,
+        "canonical_url": settings.advertised_url(),  # how the others reach it (streams/forward.py)
         "web_stats_enabled": False,
         "web_graph_enabled": False,
         "web_tables_enabled": False,
@@ -101,18 +124,23 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return conf
 
 
-def build_engine(policy: PolicySpec, *, reevaluate: bool = False) -> Any:
+def build_engine(
+    policy: PolicySpec, *, reevaluate: bool = False, retention: timedelta | None = None
+) -> Any:
     """The clock engine for ``policy`` with its calendars.
 
     Args:
         policy: the policy new cycles are judged by.
         reevaluate: also re-judge running cycles started under another policy version
             (``SLAWATCH_REEVALUATE``, ``slawatch worker --reevaluate``; docs/design.md).
+        retention: how long a case with no open clock is kept (``SLAWATCH_RETENTION``);
+            the engine's default (7 days) when None.
     """
     from sla.calendar import build_calendars
     from sla.engine import Engine
 
-    return Engine(policy, build_calendars(policy), reevaluate=reevaluate)
+    extra = {} if retention is None else {"retention": retention}
+    return Engine(policy, build_calendars(policy), reevaluate=reevaluate, **extra)
 
 
 def _load_policy(path: Path) -> PolicySpec:
@@ -121,10 +149,13 @@ def _load_policy(path: Path) -> PolicySpec:
     return load_policy(path)
 
 
-def _load_mappings(path: Path) -> dict[str, Any]:
+def _load_topics(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
+    """Source topic -> mapping, and the sources keyed by case id (read without a re-key hop)."""
     from streams.topics import load_topics
 
-    return dict(load_topics(path).mappings())
+    config = load_topics(path)
+    keyed = frozenset(topic.name for topic in config.topics if topic.keyed_by_case)
+    return dict(config.mappings()), keyed
 
 
 def create_app(
@@ -132,6 +163,7 @@ def create_app(
     *,
     policy: PolicySpec | None = None,
     mappings: dict[str, Any] | None = None,
+    keyed_sources: frozenset[str] = frozenset(),
     metrics: Metrics | None = None,
 ) -> Runtime:
     """Build the worker's app and register its agents, timer, hooks and web views.
@@ -141,35 +173,42 @@ def create_app(
         policy: the policy spec; read from ``settings.policies`` when None.
         mappings: source topic name -> mapping with ``decode(key, value)``; read from
             ``settings.topics`` when None.
+        keyed_sources: with ``mappings``: the sources keyed by case id (``keyed_by_case``).
         metrics: the metrics holder; a fresh registry when None.
     """
-    from streams import alerting, clocks, explain_view, ingest, watchdog, web
+    from streams import alerting, clocks, explain_view, ingest, skipped_acks, watchdog, web
+    from streams.label_values import LabelValues, bound_metrics
 
+    skipped_acks.install()  # a record skipped around a rebalance is never committed
     if settings.tansu:
         from streams import tansu
 
         tansu.install()
     policy = policy if policy is not None else _load_policy(settings.policies)
-    mappings = mappings if mappings is not None else _load_mappings(settings.topics)
+    if mappings is None:
+        mappings, keyed_sources = _load_topics(settings.topics)
     app = faust.App(settings.app_id, **faust_settings(settings))
     runtime = Runtime(
         settings=settings,
         app=app,
         policy=policy,
-        engine=build_engine(policy, reevaluate=settings.reevaluate),
+        engine=build_engine(policy, reevaluate=settings.reevaluate, retention=settings.retention),
         mappings=mappings,
         metrics=metrics if metrics is not None else Metrics(),
+        keyed_sources=keyed_sources,
     )
     runtime.metrics.build_info.labels(__version__, policy.version).set(1)
     runtime.metrics.prime(clock.id for clock in policy.clocks)
+    bound_metrics(runtime.metrics, LabelValues.of(policy))  # unknown team/region/type: other
     names = settings.topic_names
     n = settings.partitions
     for role in ("warnings", "breaches", "outcomes", "deadletter"):
         runtime.topics[role] = app.topic(getattr(names, role), partitions=n, internal=False)
     runtime.topics["events"] = app.topic(names.events, partitions=n)
     runtime.topics["due"] = app.topic(names.due, partitions=n)
-    ingest.register(runtime)
-    clocks.register(runtime)
+    intake = ingest.SourceIntake(runtime)
+    ingest.register(runtime, intake)
+    clocks.register(runtime, intake)
     if settings.shadow_policies is not None:
         from streams import shadow
 

@@ -1,29 +1,20 @@
-"""The clock agent: one channel of events and timer commands, one table of case states.
+"""The clock agent: one channel of events, timer commands and keyed sources; one table of cases.
 
-``slawatch.events`` and ``slawatch.due`` are co-partitioned (same partition count, both keyed
-by the raw ``case_id`` bytes), and one agent reads both as one channel, so every event and
-every timer command of a case is handled in order by the worker that owns the case. The agent
-calls the pure engine (``apply`` for an event, ``advance`` for a due command), then maps the
-effects to topic sends, metrics and log lines, writes the new state to the ``cases`` table and
-tells the deadline index the case's next due time.
-
-Effects are sent before the table write: with at-least-once delivery a crash can repeat a
-record (ids are deterministic, readers dedupe) but the state never runs ahead of the records
-it implies.
-
-Each table value is ``{"p": partition, "due": unix seconds | None, "open": [clock ids],
-"near": [clock ids], "s": CaseState JSON}``. The partition lets the worker keep only active
-keys (the memory store's iteration also yields standby and stale keys, notes R3); ``due``,
-``open`` and ``near`` let it rebuild the index and gauges after a recovery without the engine.
+``slawatch.events``, ``slawatch.due`` and every source declared ``keyed_by_case`` are
+co-partitioned (same partition count, keyed by the raw ``case_id`` bytes), and one agent reads
+them as one channel, so every event and every timer command of a case is handled in order by
+the worker that owns the case. The agent takes the channel in batches and hands each to the
+:class:`~streams.processor.CaseProcessor` (decode → engine → effects → store → deadline index).
+This module adds what is Faust-specific around it: the table, the recovery hook that rebuilds
+the deadline index, the revocation hook, the due timer and the lag gauge; and what the effects
+become here (:class:`EffectSink`: records, counters, one log line per breach).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -38,16 +29,19 @@ from sla.effects import (
     EventIgnored,
     WarningDue,
 )
-from sla.engine import CaseState, Step
+from sla.events import LifecycleEvent
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
-from streams.codec import decode_due, decode_event, encode_due, encode_model, key_bytes
-from streams.deadlines import DeadlineIndex, DueEntry, run_due_timer
-from streams.metrics import Metrics, label
+from streams.case_row import CaseRow, decode_row
+from streams.codec import encode_model, key_bytes
+from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
+from streams.ingest import SourceIntake, partition_of
+from streams.metrics import Children, Metrics, label
+from streams.processor import CaseProcessor, SendFailed
 
 if TYPE_CHECKING:
     from streams.app import Runtime
 
-__all__ = ["EffectSink", "OpenClockGauges", "register", "summarize"]
+__all__ = ["EffectSink", "OpenClockGauges", "register"]
 
 log = structlog.get_logger("slawatch.clocks")
 
@@ -56,61 +50,67 @@ LAG_INTERVAL_S = 5.0
 
 
 class OpenClockGauges:
-    """Counts of open and near-breach clocks in active partitions, kept up to date per write."""
+    """Counts of open and near-breach clocks in active partitions, read when Prometheus scrapes.
+
+    The processor reports each case write as a change from the stored row's ``open``/``near``
+    lists to the new ones, so counting costs a few dict updates per write and no memory per
+    case; counts are kept per partition so a revoked partition's cases drop out at once. The
+    gauges themselves are computed at scrape time (``set_function``).
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
-        self._cases: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {}
-        self._open: Counter[str] = Counter()
-        self._near: Counter[str] = Counter()
-        self._seen: set[str] = set()
+        self._open: dict[int, dict[str, int]] = {}
+        self._near: dict[int, dict[str, int]] = {}
+        self._published: set[str] = set()
 
-    def update(
-        self, case_id: str, partition: int, open_: Iterable[str], near: Iterable[str]
+    def change(
+        self,
+        partition: int,
+        old_open: Iterable[str],
+        old_near: Iterable[str],
+        open_: Iterable[str],
+        near: Iterable[str],
     ) -> None:
-        """Record the open and near-breach clocks of one case (empty: none).
+        """One case of ``partition`` went from ``old_open``/``old_near`` to ``open_``/``near``."""
+        self._move(self._open.setdefault(partition, {}), old_open, open_)
+        self._move(self._near.setdefault(partition, {}), old_near, near)
 
-        Only the gauges of clocks whose counts this changes are set again (most events change
-        none, or one or two clocks).
-        """
-        open_t, near_t = tuple(open_), tuple(near)
-        old = self._cases.get(case_id)
-        if old is not None and old[1] == open_t and old[2] == near_t:
-            self._cases[case_id] = (partition, open_t, near_t)
-            return
-        if old is None and not open_t and not near_t:
-            return
-        changed = {*open_t, *near_t}
-        if old is not None:
-            changed.update(old[1])
-            changed.update(old[2])
-        self._forget(case_id)
-        if open_t or near_t:
-            self._cases[case_id] = (partition, open_t, near_t)
-            self._open.update(open_t)
-            self._near.update(near_t)
-        self._publish(changed)
+    def reset(self, rows: Iterable[tuple[int, Iterable[str], Iterable[str]]]) -> None:
+        """Count from scratch: ``(partition, open, near)`` of every active case (recovery)."""
+        self._open.clear()
+        self._near.clear()
+        for partition, open_, near in rows:
+            self.change(partition, (), (), open_, near)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget the cases of revoked partitions."""
-        gone = set(partitions)
-        for case_id in [c for c, (p, _, _) in self._cases.items() if p in gone]:
-            self._forget(case_id)
-        self._publish()
+        for partition in partitions:
+            self._open.pop(partition, None)
+            self._near.pop(partition, None)
 
-    def _forget(self, case_id: str) -> None:
-        old = self._cases.pop(case_id, None)
-        if old is not None:
-            self._open.subtract(old[1])
-            self._near.subtract(old[2])
+    def count(self, clock: str) -> tuple[int, int]:
+        """Open and near-breach cycles of ``clock`` over the active partitions."""
+        return (
+            sum(counts.get(clock, 0) for counts in self._open.values()),
+            sum(counts.get(clock, 0) for counts in self._near.values()),
+        )
 
-    def _publish(self, clocks: Iterable[str] | None = None) -> None:
-        """Set the gauges of ``clocks`` (default: every clock seen so far)."""
-        self._seen.update(self._open)
-        self._seen.update(self._near)
-        for clock in self._seen if clocks is None else clocks:
-            self._metrics.clocks_open.labels(clock).set(max(self._open[clock], 0))
-            self._metrics.clocks_near_breach.labels(clock).set(max(self._near[clock], 0))
+    def _move(self, counts: dict[str, int], old: Iterable[str], new: Iterable[str]) -> None:
+        if old == new:
+            return
+        for clock in old:
+            counts[clock] = counts.get(clock, 0) - 1
+        for clock in new:
+            counts[clock] = counts.get(clock, 0) + 1
+            if clock not in self._published:
+                self._publish(clock)
+
+    def _publish(self, clock: str) -> None:
+        """Create the clock's gauges, read from the counts at every scrape."""
+        self._published.add(clock)
+        self._metrics.clocks_open.labels(clock).set_function(lambda: self.count(clock)[0])
+        self._metrics.clocks_near_breach.labels(clock).set_function(lambda: self.count(clock)[1])
 
 
 class EffectSink:
@@ -118,19 +118,22 @@ class EffectSink:
 
     def __init__(self, topics: dict[str, Any], metrics: Metrics) -> None:
         self._topics = topics
-        self._metrics = metrics
+        self._ignored = Children(metrics.events_ignored)
+        self._started = Children(metrics.clocks_started)
+        self._warnings = Children(metrics.warnings)
+        self._breaches = Children(metrics.breaches)
+        self._results = Children(metrics.clock_results)
+        self._outcomes = Children(metrics.outcomes)
+        self._time_to_stop = Children(metrics.time_to_stop)
 
     async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
         """Carry out ``effects`` in order; ``ctx`` (topic, partition, offset) goes in logs."""
         for effect in effects:
             if isinstance(effect, EventIgnored):
-                self._metrics.events_ignored.labels(effect.reason).inc()
-                log.debug("event_ignored", reason=effect.reason, detail=effect.detail, **ctx)
+                self._ignored(effect.reason).inc()
             elif isinstance(effect, ClockStarted):
                 ref = effect.ref
-                self._metrics.clocks_started.labels(
-                    ref.clock, label(ref.team), label(ref.region)
-                ).inc()
+                self._started(ref.clock, label(ref.team), label(ref.region)).inc()
             elif isinstance(effect, WarningDue):
                 await self._warning(effect.record)
             elif isinstance(effect, Breached):
@@ -145,15 +148,13 @@ class EffectSink:
 
     async def _warning(self, rec: WarningRecord) -> None:
         await self._send("warnings", rec.case_id, rec)
-        self._metrics.warnings.labels(
-            rec.clock, label(rec.team), label(rec.region), f"{rec.threshold:g}"
-        ).inc()
+        self._warnings(rec.clock, label(rec.team), label(rec.region), f"{rec.threshold:g}").inc()
 
     async def _breach(self, rec: BreachRecord, ctx: dict[str, Any]) -> None:
         await self._send("breaches", rec.case_id, rec)
         team, region = label(rec.team), label(rec.region)
-        self._metrics.breaches.labels(rec.clock, team, region, rec.standard).inc()
-        self._metrics.clock_results.labels(rec.clock, team, region, rec.standard, "breached").inc()
+        self._breaches(rec.clock, team, region, rec.standard).inc()
+        self._results(rec.clock, team, region, rec.standard, "breached").inc()
         log.warning(
             "sla_breach",
             breach_id=rec.breach_id,
@@ -173,7 +174,7 @@ class EffectSink:
 
     async def _retraction(self, rec: BreachRecord, ctx: dict[str, Any]) -> None:
         await self._send("breaches", rec.case_id, rec)
-        self._metrics.clock_results.labels(
+        self._results(
             rec.clock, label(rec.team), label(rec.region), rec.standard, "retracted"
         ).inc()
         log.info(
@@ -188,43 +189,29 @@ class EffectSink:
     async def _outcome(self, rec: OutcomeRecord) -> None:
         await self._send("outcomes", rec.case_id, rec)
         team, region = label(rec.team), label(rec.region)
-        self._metrics.outcomes.labels(rec.clock, team, region, rec.outcome).inc()
+        self._outcomes(rec.clock, team, region, rec.outcome).inc()
         if rec.outcome == "met":
-            self._metrics.clock_results.labels(rec.clock, team, region, rec.standard, "met").inc()
+            self._results(rec.clock, team, region, rec.standard, "met").inc()
         if rec.outcome in ("met", "breached"):
-            self._metrics.time_to_stop.labels(rec.clock).observe(rec.elapsed_seconds)
+            self._time_to_stop(rec.clock).observe(rec.elapsed_seconds)
 
 
-def summarize(state: CaseState) -> tuple[list[str], list[str]]:
-    """Clock ids with an open cycle in ``state``, and those past their last warning.
-
-    A clock is near breach when every warning threshold of its running cycle has passed and
-    the breach has not been sent.
-    """
-    open_: list[str] = []
-    near: list[str] = []
-    for clock_id, cycle in state.running():
-        open_.append(clock_id)
-        warn_at = cycle.terms.warn_at
-        if warn_at and not cycle.breach_emitted and max(warn_at) in cycle.warned:
-            near.append(clock_id)
-    return sorted(open_), sorted(near)
-
-
-def _needs_review(engine: Any, row: dict[str, Any]) -> bool:
+def _needs_review(engine: Any, row: CaseRow) -> bool:
     """Whether a stored case has open cycles the current policy changes (engine.needs_review)."""
     try:
-        return bool(engine.needs_review(CaseState.from_json(row["s"])))
-    except (KeyError, TypeError, ValueError):
+        return bool(engine.stored_needs_review(row["s"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
         return False  # unreadable: its own message will say so when it is processed
 
 
-def _unix(when: datetime | None) -> float | None:
-    return None if when is None else when.timestamp()
+def register(rt: Runtime, intake: SourceIntake) -> None:
+    """Register the ``cases`` table, the clock agent, recovery hooks, the timer and lag tasks.
 
-
-def register(rt: Runtime) -> None:
-    """Register the ``cases`` table, the clock agent, recovery hooks, the timer and lag tasks."""
+    The agent reads ``slawatch.events``, ``slawatch.due`` and every source declared
+    ``keyed_by_case`` as one channel, one message at a time, and hands each to the
+    :class:`CaseProcessor` (batches from ``take_events`` were tried and lost events around
+    rebalances in the failover test: docs/design.md).
+    """
     from streams.app import CASES_TABLE
 
     app = rt.app
@@ -239,92 +226,59 @@ def register(rt: Runtime) -> None:
         default=None,
         partitions=settings.partitions,
         key_type=str,
-        value_type=None,
+        value_type=bytes,  # JSON bytes of a CaseRow (streams/case_row.py)
         help="case id -> {p, due, open, near, s: CaseState JSON}",
     )
     rt.cases = cases
     channel = app.topic(
         names.events,
         names.due,
+        *sorted(rt.keyed_sources),
         partitions=settings.partitions,
         key_serializer="raw",
         value_serializer="raw",
     )
     due_topic = rt.topics["due"]
+    events_topic = rt.topics["events"]
+    partitions = settings.partitions
 
-    sink = EffectSink(rt.topics, metrics)
+    async def read_keyed(message: Any) -> LifecycleEvent | None:
+        """A keyed source's event, or None; one keyed by another case id is re-keyed."""
+        canonical = await intake.canonical(message)
+        if canonical is None:
+            return None
+        if partition_of(canonical.case_id, partitions) != message.partition:
+            metrics.events_rekeyed.labels(message.topic).inc()
+            await events_topic.send(key=key_bytes(canonical.case_id), value=encode_model(canonical))
+            return None
+        return canonical
 
-    def store(case_id: str, partition: int, row: Any, step: Step, loaded: CaseState | None) -> None:
-        """Write the step's state; ``loaded`` is the state read from ``row`` (None: none)."""
-        if step.state is None:
-            if row is not None:
-                del cases[case_id]
-            index.set(partition, case_id, None)
-            gauges.update(case_id, partition, (), ())
-        else:
-            open_, near = summarize(step.state)
-            due = _unix(step.next_due)
-            new: dict[str, Any] = {"p": partition, "due": due, "open": open_, "near": near}
-            if row is not None and step.state is loaded:
-                new["s"] = row["s"]  # an ignored or duplicate event: the state is as read
-            else:
-                new["s"] = step.state.to_json()
-            if new != row:
-                cases[case_id] = new
-            index.set(partition, case_id, due)
-            gauges.update(case_id, partition, open_, near)
-        metrics.timer_index_size.set(len(index))
+    processor = CaseProcessor(
+        engine=engine,
+        table=cases,
+        index=index,
+        effects=EffectSink(rt.topics, metrics),
+        interrupted=lambda: not app.flow_control.is_active(),
+        due_topic=names.due,
+        sources={name: read_keyed for name in rt.keyed_sources},
+        dead_letter=intake.dead_letter,
+        on_write=gauges.change,
+        on_revive=metrics.cases_revived.inc,
+    )
+    rt.processor = processor
 
     @app.agent(channel, name="slawatch.clocks")
     async def clock_agent(stream: Any) -> None:
         async for event in stream.events():
-            message = event.message
-            partition = message.partition
-            ctx = {"topic": message.topic, "partition": partition, "offset": message.offset}
-            now = datetime.now(UTC)
             try:
-                if message.topic == names.due:
-                    case_id, _due_at = decode_due(message.value)
-                    row = cases.get(case_id)
-                    if row is None:
-                        index.set(partition, case_id, None)
-                        continue
-                    loaded = CaseState.from_json(row["s"])
-                    previous: CaseState | None = loaded
-                    step = engine.advance(loaded, now)
-                else:
-                    canonical = decode_event(message.value)
-                    case_id = canonical.case_id
-                    row = cases.get(case_id)
-                    previous = None if row is None else CaseState.from_json(row["s"])
-                    step = engine.apply(previous, canonical, now)
-            except Exception as exc:  # one poisoned message must not stop every clock
-                log.error(
-                    "clock_message_failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                    exc_info=True,
-                    **ctx,
-                )
-                metrics.events_ignored.labels("processing_error").inc()
-                continue
-            if row is not None and row.get("p") != partition:
-                log.error(
-                    "partition_mismatch",
-                    case_id=case_id,
-                    stored_partition=row.get("p"),
-                    **ctx,
-                )
-            try:
-                await sink.emit(step.effects, ctx)
-                store(case_id, partition, row, step, previous)
-            except Exception as exc:  # a bug here must not stop every clock of the worker
-                log.error(
-                    "clock_effects_failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                    exc_info=True,
-                    **ctx,
-                )
-                metrics.events_ignored.labels("processing_error").inc()
+                await processor.process((event,))
+            except SendFailed as exc:
+                # Faust would restart the agent and go on past the unsent batch; stopping the
+                # worker instead makes its supervisor restart it from the committed offset.
+                log.critical("worker_stopping", reason="records could not be sent", error=str(exc))
+                await app.crash(exc)
+                return
+            metrics.timer_index_size.set(len(index))
 
     def active_partitions() -> set[int]:
         changelog = cases.changelog_topic.get_topic_name()
@@ -343,7 +297,8 @@ def register(rt: Runtime) -> None:
         zombies: list[str] = []
         counted: dict[str, tuple[int, list[str], list[str]]] = {}
         reviews = 0
-        for case_id, row in cases.items():
+        for case_id, stored in cases.items():
+            row = decode_row(stored)
             if not row:
                 continue
             partition = row.get("p")
@@ -363,9 +318,7 @@ def register(rt: Runtime) -> None:
                 data.pop(case_id, None)  # store level: writes no changelog tombstone
         index.keep_only(actives)
         index.rebuild(entries, actives)
-        gauges.drop_partitions(set(range(settings.partitions)))
-        for case_id, (partition, open_, near) in counted.items():
-            gauges.update(case_id, partition, open_, near)
+        gauges.reset(counted.values())
         metrics.timer_index_size.set(len(index))
         rt.extra["recovered"] = {
             "actives": sorted(actives),
@@ -388,7 +341,8 @@ def register(rt: Runtime) -> None:
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def drop_revoked(app_: Any, revoked: Any, **kwargs: Any) -> None:
         changelog = cases.changelog_topic.get_topic_name()
-        gone = {tp.partition for tp in revoked if tp.topic in (names.events, names.due, changelog)}
+        mine = {names.events, names.due, changelog, *rt.keyed_sources}
+        gone = {tp.partition for tp in revoked if tp.topic in mine}
         index.drop_partitions(gone)
         gauges.drop_partitions(gone)
         metrics.timer_index_size.set(len(index))
@@ -396,19 +350,11 @@ def register(rt: Runtime) -> None:
     def ready() -> bool:
         return bool(not app.rebalancing and app.tables.actives_ready)
 
-    async def send_due(entry: DueEntry) -> None:
-        due_at = datetime.fromtimestamp(entry.due_at, UTC)
-        await due_topic.send(
-            key=key_bytes(entry.case_id),
-            value=encode_due(entry.case_id, due_at),
-            partition=entry.partition,
-        )
-
     @app.task  # type: ignore[untyped-decorator]
     async def due_timer() -> None:
         await run_due_timer(
             index,
-            send_due,
+            due_sender(due_topic),
             ready=ready,
             stopped=lambda: app.should_stop,
             max_sleep=settings.timer_max_sleep,

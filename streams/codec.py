@@ -7,6 +7,7 @@ events and due topics are co-partitioned by the same partitioner input.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,20 +48,31 @@ def decode_event(data: bytes) -> LifecycleEvent:
     return LifecycleEvent.model_validate_json(data)
 
 
-def encode_due(case_id: str, due_at: datetime) -> bytes:
-    """A timer command: ``{"case_id", "due_at"}``."""
-    return orjson.dumps({"case_id": case_id, "due_at": due_at.astimezone(UTC).isoformat()})
+def encode_due(partition: int, case_ids: Sequence[str], due_at: datetime) -> bytes:
+    """A timer command for every case of one partition due at or before ``due_at``.
+
+    One command carries many case ids (a deadline storm is one record per partition, not one
+    per case); it is sent to ``partition`` of ``slawatch.due``, where the cases' events are.
+    """
+    return orjson.dumps(
+        {"p": partition, "cases": list(case_ids), "due_at": due_at.astimezone(UTC).isoformat()}
+    )
 
 
-def decode_due(data: bytes) -> tuple[str, datetime]:
-    """``(case_id, due_at)`` of a timer command; ValueError when malformed."""
+def decode_due(data: bytes) -> list[str]:
+    """The case ids of a timer command; ValueError when malformed.
+
+    Also reads the one-case form ``{"case_id", "due_at"}`` that workers before the batched
+    commands wrote, so a rolling upgrade loses no timer.
+    """
     obj = orjson.loads(data)
-    if not isinstance(obj, dict) or not isinstance(obj.get("case_id"), str):
-        raise ValueError(f"timer command without a case_id: {data[:80]!r}")
-    due_at = datetime.fromisoformat(str(obj["due_at"]))
-    if due_at.tzinfo is None:
-        raise ValueError(f"timer command due_at has no offset: {obj['due_at']!r}")
-    return obj["case_id"], due_at
+    if isinstance(obj, dict):
+        cases = obj.get("cases")
+        if isinstance(cases, list) and all(isinstance(c, str) for c in cases):
+            return cases
+        if isinstance(obj.get("case_id"), str):
+            return [obj["case_id"]]
+    raise ValueError(f"timer command without case ids: {data[:80]!r}")
 
 
 def key_bytes(case_id: str) -> bytes:

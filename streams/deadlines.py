@@ -7,9 +7,10 @@ the case's current due time. It is rebuilt from active keys in ``@cases.on_recov
 dropped for revoked partitions, so a worker never fires timers for partitions it does not own
 (notes R3, R5).
 
-The due timer (:func:`run_due_timer`) never writes the table (notes R4). It sends a command
-keyed by case id to ``slawatch.due``, co-partitioned with ``slawatch.events``; the clock agent
-advances the case in order with its events.
+The due timer (:func:`run_due_timer`) never writes the table (notes R4: Faust lets only a
+stream write it). It sends one command per partition, carrying the ids of every case due there,
+to that partition of ``slawatch.due``, co-partitioned with the events; the clock agent advances
+the cases in order with their events.
 """
 
 from __future__ import annotations
@@ -20,8 +21,19 @@ import heapq
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["DeadlineIndex", "DueEntry", "run_due_timer"]
+from streams.codec import encode_due
+
+__all__ = [
+    "IDS_PER_COMMAND",
+    "DeadlineIndex",
+    "DueEntry",
+    "by_partition",
+    "due_sender",
+    "run_due_timer",
+]
 
 #: A command in flight that did not come back (lost send, revoked partition) is re-sent after
 #: this many seconds.
@@ -150,10 +162,17 @@ class DeadlineIndex:
         """
         out: list[DueEntry] = []
         tick = clock()
-        for case_id, (_due_at, sent) in list(self._pending.items()):
-            if tick - sent >= self._resend_after and case_id in self._where:
-                del self._pending[case_id]
-                partition = self._where[case_id]
+        # ``_pending`` is in the order commands were sent: only its head can have waited long
+        # enough, so a storm of 100,000 commands in flight costs nothing per tick.
+        expired = []
+        for case_id, (_due_at, sent) in self._pending.items():
+            if tick - sent < self._resend_after:
+                break
+            expired.append(case_id)
+        for case_id in expired:
+            del self._pending[case_id]
+            partition = self._where.get(case_id)
+            if partition is not None:
                 due_at = self._due[partition][case_id]
                 heapq.heappush(self._heaps.setdefault(partition, []), (due_at, case_id))
         for partition, heap in self._heaps.items():
@@ -172,9 +191,36 @@ class DeadlineIndex:
         return len(self._pending)
 
 
+def by_partition(entries: Iterable[DueEntry]) -> dict[int, list[DueEntry]]:
+    """Entries grouped by partition, each group in due order (one timer command per group)."""
+    groups: dict[int, list[DueEntry]] = {}
+    for entry in sorted(entries):
+        groups.setdefault(entry.partition, []).append(entry)
+    return groups
+
+
+#: Case ids in one timer command at most (a command stays far below Kafka's 1 MB record limit).
+IDS_PER_COMMAND = 2000
+
+
+def due_sender(topic: Any) -> Callable[[int, list[DueEntry]], Awaitable[None]]:
+    """``send_due`` for :func:`run_due_timer`: commands of up to :data:`IDS_PER_COMMAND` ids."""
+
+    async def send_due(partition: int, entries: list[DueEntry]) -> None:
+        for start in range(0, len(entries), IDS_PER_COMMAND):
+            chunk = entries[start : start + IDS_PER_COMMAND]
+            due_at = datetime.fromtimestamp(chunk[-1].due_at, UTC)
+            await topic.send(
+                value=encode_due(partition, [e.case_id for e in chunk], due_at),
+                partition=partition,
+            )
+
+    return send_due
+
+
 async def run_due_timer(
     index: DeadlineIndex,
-    send_due: Callable[[DueEntry], Awaitable[None]],
+    send_due: Callable[[int, list[DueEntry]], Awaitable[None]],
     *,
     ready: Callable[[], bool],
     stopped: Callable[[], bool],
@@ -182,7 +228,11 @@ async def run_due_timer(
     now: Callable[[], float] = time.time,
     on_tick: Callable[[], None] | None = None,
 ) -> None:
-    """Send a due command for each case whose due time has come, until ``stopped()``.
+    """Send due commands for the cases whose due time has come, until ``stopped()``.
+
+    The cases due in one partition at one tick go out as one command (``send_due(partition,
+    entries)``): a morning's 100,000 registrations reaching their limit in the same second are
+    a handful of records, not 100,000 round trips.
 
     Sleeps until the earliest due time (at most ``max_sleep``), woken early when an earlier
     entry is indexed. Does nothing while ``ready()`` is false (rebalancing, recovering:
@@ -190,7 +240,7 @@ async def run_due_timer(
 
     Args:
         index: the deadline index.
-        send_due: sends one command (to ``slawatch.due``, keyed by case id).
+        send_due: sends one command for one partition's due entries (to ``slawatch.due``).
         ready: True when the app owns its partitions and tables are recovered.
         stopped: True when the timer should return.
         max_sleep: the longest sleep between checks, in seconds.
@@ -205,8 +255,8 @@ async def run_due_timer(
             await asyncio.sleep(min(max_sleep, 0.25))
             continue
         wakeup.clear()
-        for entry in index.pop_due(now()):
-            await send_due(entry)
+        for partition, entries in by_partition(index.pop_due(now())).items():
+            await send_due(partition, entries)
         earliest = index.earliest()
         delay = max_sleep if earliest is None else min(max_sleep, max(0.0, earliest - now()))
         if delay <= 0:

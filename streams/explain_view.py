@@ -3,8 +3,9 @@
 The live half of ``slawatch explain``: the case's stored state (its running cycles with their
 pauses, warnings and deadline, and how the last cycle of each clock ended) told by
 :class:`sla.explain.Explainer`. ``?tz=Europe/Rome`` chooses the zone times are shown in
-(default Asia/Shanghai). Only cases in this worker's active partitions are answered; the
-answer holds ids and times, never personal data.
+(default Asia/Shanghai). A case in another worker's partition is answered by that worker (the
+request is forwarded to it, :mod:`streams.forward`); the answer holds ids and times, never
+personal data.
 
 Wiring (in :func:`streams.app.create_app`, after ``web.register(runtime)``)::
 
@@ -22,6 +23,8 @@ from sla.calendar import build_calendars
 from sla.engine import CaseState
 from sla.explain import Explainer, Sentence
 from sla.policy import PolicySpec
+from streams.case_row import decode_row
+from streams.forward import forward_to_owner
 
 if TYPE_CHECKING:
     from streams.app import Runtime
@@ -61,14 +64,23 @@ def explain_row(
 
 
 def register(rt: Runtime) -> None:
-    """Add ``/cases/{case_id}/explain`` to the worker's web server."""
+    """Add ``/cases/{case_id}/explain`` to the worker's web server (a debug endpoint)."""
+    if not rt.settings.debug_endpoints:
+        return
     app = rt.app
 
     @app.page("/cases/{case_id}/explain", name="slawatch_case_explain")
     async def explain_view(web: Any, request: Any, case_id: str) -> Any:
-        row = rt.cases.get(case_id) if rt.cases is not None else None
+        row = decode_row(rt.cases.get(case_id)) if rt.cases is not None else None
         active = rt.extra.get("active_partitions")
-        if row is None or (active is not None and row.get("p") not in active()):
+        if (
+            row is None
+            or row.get("s") is None
+            or (active is not None and row.get("p") not in active())
+        ):
+            owners = await forward_to_owner(rt, web, request, case_id)
+            if owners is not None:
+                return owners
             return web.json({"case_id": case_id, "found": False}, status=404)
         zone = request.query.get("tz", DEFAULT_ZONE)
         try:

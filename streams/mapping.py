@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ REASONS = (
     "not_an_object",
     "unmapped_event_type",
     "implausible_timestamp",
+    "control_character",
+    "ambiguous_timestamp",
 )
 
 #: Canonical fields a deterministic event id can be derived from (``event_id_from``).
@@ -88,10 +91,15 @@ Reason = Literal[
     "not_an_object",
     "unmapped_event_type",
     "implausible_timestamp",
+    "control_character",
+    "ambiguous_timestamp",
 ]
 TimestampKind = Literal["iso8601", "epoch_s", "epoch_ms", "strptime"]
 
 _SHOW_LIMIT = 80
+#: A UTF-8 byte-order mark: some exporters start every file (and so, after concatenation, some
+#: rows) with one. At the start of a message it is dropped; inside an id it is refused.
+_BOM = b"\xef\xbb\xbf"
 _MISSING: Any = object()
 
 #: Words that make an attribute name personal data (a word of the name, split at ``_``, ``-``,
@@ -367,11 +375,28 @@ class FieldRule:
     const: str | None = None
     timestamp: TimestampFormat | None = None
     required: bool = False
+    #: Several paths whose values are joined with ``separator`` (status + sub-status).
+    join: tuple[FieldPath, ...] = ()
+    separator: str = "/"
 
     @property
     def source(self) -> str:
         """The path text or the constant, for error messages and summaries."""
+        if self.join:
+            return " + ".join(p.text for p in self.join)
         return self.path.text if self.path is not None else f"const {self.const!r}"
+
+    def read(self, message: Any, key: bytes | None) -> Any:
+        """The raw value: the constant, the path's value, or the joined values.
+
+        Joined: the values present (not missing, not null, not empty) as text, in order; when
+        none is present the value is missing.
+        """
+        if self.join:
+            parts = [p.read(message, key) for p in self.join]
+            present = [str(v) for v in parts if v is not _MISSING and v is not None and v != ""]
+            return self.separator.join(present) if present else _MISSING
+        return self.const if self.path is None else self.path.read(message, key)
 
 
 @dataclass(frozen=True)
@@ -418,10 +443,14 @@ class TopicMapping:
         event_types: source event type -> canonical event type.
         unmapped: what to do with a type not in ``event_types`` (when it is not empty).
         event_id_from: derive ``event_id`` from these canonical fields when the source has none.
+        order_by: the integer field that becomes the event's ``sequence`` (orders a case's
+            events sharing a time).
         csv: the CSV layout when ``format == "csv"``.
         max_bytes: larger messages are refused as ``too_large``.
-        extra_attributes: canonical topics: the undeclared attribute names kept (None: any
-            whose value is a plain value). Personal-looking names are dropped regardless.
+        extra_attributes: canonical topics: the undeclared attribute names kept (an
+            allow-list; empty: none). Only plain values are kept, and personal-looking names
+            are dropped regardless: a name such as ``客户姓名`` or ``note`` is not recognisable
+            as personal, so nothing unlisted passes.
     """
 
     topic: str
@@ -435,7 +464,8 @@ class TopicMapping:
     event_id_from: tuple[str, ...] = ()
     csv: CsvFormat | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
-    extra_attributes: frozenset[str] | None = None
+    extra_attributes: frozenset[str] = frozenset()
+    order_by: FieldRule | None = None
 
     def decode(self, key: bytes | None, value: bytes) -> LifecycleEvent:
         """Decode, map and validate one message.
@@ -450,7 +480,7 @@ class TopicMapping:
                 f"message of {len(value)} bytes on topic {self.topic} exceeds max_bytes "
                 f"{self.max_bytes}; raise max_bytes for the topic or send smaller messages",
             )
-        message = self._parse(value)
+        message = self._parse(value.removeprefix(_BOM))
         if self.canonical:
             return self._canonical(message)
         return self._mapped(message, key)
@@ -481,8 +511,8 @@ class TopicMapping:
         try:
             text = value.decode("utf-8")
             rows = list(
-                csv.reader(
-                    text.splitlines(),
+                csv.reader(  # newline="": a quoted cell may hold CR/LF and stays one cell
+                    io.StringIO(text, newline=""),
                     delimiter=layout.delimiter,
                     quotechar=layout.quotechar,
                     strict=True,
@@ -532,7 +562,7 @@ class TopicMapping:
                 continue
             if name not in declared and (
                 (value is not None and not isinstance(value, _SCALARS))
-                or (self.extra_attributes is not None and name not in self.extra_attributes)
+                or name not in self.extra_attributes
             ):
                 continue
             kept[name] = value
@@ -560,6 +590,15 @@ class TopicMapping:
                 "naive_timestamp",
                 f"field {where} has no UTC offset: got {_show(value)}; "
                 "send an offset (e.g. +08:00)",
+            )
+        if message.startswith("is a bare number"):
+            return MappingError(
+                "ambiguous_timestamp", f"field {where} on topic {self.topic} {message}"
+            )
+        if message.startswith("contains control character"):
+            return MappingError(
+                "control_character",
+                f"field {where} on topic {self.topic} {message}: got {_show(value)}",
             )
         if kind.startswith("datetime"):
             return MappingError(
@@ -598,7 +637,7 @@ class TopicMapping:
         """The value of a canonical field or an attribute; _MISSING for an absent optional one."""
         label = "field" if canonical else "attribute"
         where = f"{label} {name} (path {rule.source})"
-        value: Any = rule.const if rule.path is None else rule.path.read(message, key)
+        value: Any = rule.read(message, key)
         if value is _MISSING or value is None:
             if canonical or rule.required:
                 state = "is null" if value is None else "is not found"
@@ -651,4 +690,21 @@ class TopicMapping:
             if value is not _MISSING:
                 attributes[name] = value.isoformat() if isinstance(value, datetime) else value
         values["attributes"] = attributes
+        if self.order_by is not None:
+            values["sequence"] = self._sequence(self.order_by, message, key)
         return self._validate(values)
+
+    def _sequence(self, rule: FieldRule, message: dict[str, Any], key: bytes | None) -> int | None:
+        """The ``order_by`` value as an integer; None when the message has none."""
+        value = rule.read(message, key)
+        if value is _MISSING or value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        raise MappingError(
+            "invalid_event",
+            f"order_by (path {rule.source}) on topic {self.topic} must be an integer, "
+            f"got {_show(value)}",
+        )

@@ -7,10 +7,11 @@ Labels never carry a case, customer or person id. A missing team or region is ``
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Metrics", "label"]
+__all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Children", "Metrics", "label"]
 
 #: The label value for an attribute the case does not have.
 NONE = "none"
@@ -43,6 +44,33 @@ def label(value: object) -> str:
     return str(value)
 
 
+#: Label-value combinations :class:`Children` remembers per metric before it starts over.
+CHILDREN_CACHED = 4096
+
+
+class Children:
+    """The label children of one metric, cached: ``labels()`` checks and locks on every call.
+
+    Example:
+        >>> from prometheus_client import CollectorRegistry, Counter
+        >>> hits = Children(Counter("hits", "Hits.", ["clock"], registry=CollectorRegistry()))
+        >>> hits("c1") is hits("c1")
+        True
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            if len(self._children) >= CHILDREN_CACHED:
+                self._children.clear()  # values from events: never let them grow it unbounded
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class Metrics:
     """Every metric the worker exports, registered in one registry."""
 
@@ -59,6 +87,17 @@ class Metrics:
             "slawatch_events_ignored",
             "Events that changed nothing (duplicate, late, no clock, skipped by mapping).",
             ["reason"],
+            registry=r,
+        )
+        self.events_rekeyed = Counter(
+            "slawatch_events_rekeyed",
+            "Events of a keyed_by_case source found in another case's partition, re-keyed.",
+            ["topic"],
+            registry=r,
+        )
+        self.cases_revived = Counter(
+            "slawatch_cases_revived",
+            "Cases retention forgot that got events again (their cycles are numbered on).",
             registry=r,
         )
         self.deadletters = Counter(

@@ -1,9 +1,11 @@
 """Shadow policies: a candidate policy judged on live traffic beside the live one, alerting no one.
 
 A policy change is compared on real traffic before it is promoted. The shadow runs a second
-:class:`~sla.engine.Engine` (the candidate policy) on the very same ``slawatch.events`` stream,
-in its own agent with its own table (``cases_shadow``), deadline index and timer commands
-(``slawatch.shadow.due``, co-partitioned with the events like ``slawatch.due``). Its outcomes
+:class:`~sla.engine.Engine` (the candidate policy) on the very same events (``slawatch.events``
+and the sources keyed by case id), through the same :class:`~streams.processor.CaseProcessor`
+as the live clock agent, in its own agent with its own table (``cases_shadow``), deadline index
+and timer commands (``slawatch.shadow.due``, co-partitioned with the events like
+``slawatch.due``). Its outcomes
 go to ``sla.shadow.outcomes`` (never ``sla.outcomes``), and its counters are separate metric
 families labelled with the candidate's ``policy_version``:
 
@@ -34,12 +36,18 @@ from prometheus_client import CollectorRegistry, Counter
 
 from sla.calendar import build_calendars
 from sla.effects import Breached, BreachRetracted, ClockEnded, Effect
-from sla.engine import CaseState, Engine
+from sla.engine import Engine
+from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from sla.records import OutcomeRecord
-from streams.codec import decode_due, decode_event, encode_due, encode_model, key_bytes
-from streams.deadlines import DeadlineIndex, DueEntry, run_due_timer
+from streams.case_row import decode_row
+from streams.codec import encode_model, key_bytes
+from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
+from streams.ingest import partition_of
+from streams.label_values import LabelValues, bound_metrics
+from streams.mapping import TimeWindow
 from streams.metrics import label
+from streams.processor import CaseProcessor, SendFailed
 
 if TYPE_CHECKING:
     from streams.app import Runtime
@@ -103,6 +111,24 @@ def outcomes_of(effects: Iterable[Effect]) -> list[OutcomeRecord]:
     return [e.record for e in effects if isinstance(e, ClockEnded)]
 
 
+class ShadowEffects:
+    """The shadow's effects: its outcome records to ``sla.shadow.outcomes`` and its counters.
+
+    Nothing else: no warning or breach record, so no alert ever comes from a candidate policy.
+    """
+
+    def __init__(self, outcomes: Any, metrics: ShadowMetrics) -> None:
+        self._outcomes = outcomes
+        self._metrics = metrics
+
+    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+        """Send the outcomes among ``effects`` and count what the candidate decided."""
+        effects = list(effects)
+        for record in outcomes_of(effects):
+            await self._outcomes.send(key=key_bytes(record.case_id), value=encode_model(record))
+        self._metrics.count(effects)
+
+
 @dataclass
 class Shadow:
     """What :func:`register` built, for tests and the web views."""
@@ -115,8 +141,27 @@ class Shadow:
     agent: Any
 
 
-def _unix(when: datetime | None) -> float | None:
-    return None if when is None else when.timestamp()
+def _quiet_decoder(rt: Runtime) -> Any:
+    """Keyed sources as the shadow reads them: the live agent dead-letters and counts bad input
+    and re-keys misplaced events onto ``slawatch.events`` (which the shadow reads too), so here
+    they are just passed over."""
+    window = TimeWindow(rt.settings.event_max_age, rt.settings.event_max_future)
+    partitions = rt.settings.partitions
+
+    async def decode(message: Any) -> LifecycleEvent | None:
+        mapping = rt.mappings.get(message.topic)
+        if mapping is None or message.value is None:
+            return None
+        try:
+            canonical: LifecycleEvent = mapping.decode(message.key, message.value)
+            window.check(canonical, datetime.now(UTC), message.topic)
+        except Exception:  # the live agent dead-letters it
+            return None
+        if partition_of(canonical.case_id, partitions) != message.partition:
+            return None
+        return canonical
+
+    return decode
 
 
 def register(rt: Runtime, policy: PolicySpec) -> Shadow:
@@ -129,16 +174,17 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     app = rt.app
     settings = rt.settings
     n = settings.partitions
-    engine = Engine(policy, build_calendars(policy))
+    engine = Engine(policy, build_calendars(policy), retention=settings.retention)
     metrics = ShadowMetrics(rt.metrics.registry, policy.version)
+    bound_metrics(metrics, LabelValues.of(policy))  # unknown team/region: "other"
     index = DeadlineIndex()
     table = app.Table(
         SHADOW_TABLE,
         default=None,
         partitions=n,
         key_type=str,
-        value_type=None,
-        help="case id -> {p, due, s: CaseState JSON} under the shadow (candidate) policy",
+        value_type=bytes,  # JSON bytes of a CaseRow (streams/case_row.py)
+        help="case id -> {p, due, open, near, s: CaseState JSON} under the shadow policy",
     )
     due_topic = app.topic(
         SHADOW_DUE_TOPIC, partitions=n, key_serializer="raw", value_serializer="raw"
@@ -147,45 +193,34 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     channel = app.topic(
         settings.topic_names.events,
         SHADOW_DUE_TOPIC,
+        *sorted(rt.keyed_sources),
         partitions=n,
         key_serializer="raw",
         value_serializer="raw",
+    )
+    decode = _quiet_decoder(rt)
+
+    async def pass_over(message: Any, reason: str, detail: str) -> None:
+        log.error("shadow_message_failed", reason=reason, topic=message.topic)
+
+    processor = CaseProcessor(
+        engine=engine,
+        table=table,
+        index=index,
+        effects=ShadowEffects(outcomes, metrics),
+        interrupted=lambda: not app.flow_control.is_active(),
+        due_topic=SHADOW_DUE_TOPIC,
+        sources=dict.fromkeys(rt.keyed_sources, decode),
+        dead_letter=pass_over,
     )
 
     @app.agent(channel, name="slawatch.shadow")
     async def shadow_agent(stream: Any) -> None:
         async for event in stream.events():
-            message = event.message
-            partition = message.partition
-            now = datetime.now(UTC)
             try:
-                if message.topic == SHADOW_DUE_TOPIC:
-                    case_id, _ = decode_due(message.value)
-                    row = table.get(case_id)
-                    if row is None:
-                        index.set(partition, case_id, None)
-                        continue
-                    step = engine.advance(CaseState.from_json(row["s"]), now)
-                else:
-                    canonical = decode_event(message.value)
-                    case_id = canonical.case_id
-                    row = table.get(case_id)
-                    state = None if row is None else CaseState.from_json(row["s"])
-                    step = engine.apply(state, canonical, now)
-            except Exception as exc:  # the shadow must never disturb the live worker
-                log.error("shadow_message_failed", error=f"{type(exc).__name__}: {exc}")
-                continue
-            for record in outcomes_of(step.effects):
-                await outcomes.send(key=key_bytes(record.case_id), value=encode_model(record))
-            metrics.count(step.effects)
-            if step.state is None:
-                if row is not None:
-                    del table[case_id]
-                index.set(partition, case_id, None)
-            else:
-                due = _unix(step.next_due)
-                table[case_id] = {"p": partition, "due": due, "s": step.state.to_json()}
-                index.set(partition, case_id, due)
+                await processor.process((event,))
+            except SendFailed as exc:  # a candidate policy must never stop the live worker
+                log.error("shadow_records_lost", error=str(exc))
 
     def active_partitions() -> set[int]:
         changelog = table.changelog_topic.get_topic_name()
@@ -195,9 +230,10 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     async def rebuild_index() -> None:
         started = time.monotonic()
         actives = active_partitions()
+        rows = ((case_id, decode_row(stored)) for case_id, stored in table.items())
         entries = [
             DueEntry(row["due"], case_id, row["p"])
-            for case_id, row in table.items()
+            for case_id, row in rows
             if row and row.get("p") in actives and row.get("due") is not None
         ]
         index.keep_only(actives)
@@ -215,19 +251,11 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         gone = {tp.partition for tp in revoked if tp.topic in (SHADOW_DUE_TOPIC, changelog)}
         index.drop_partitions(gone)
 
-    async def send_due(entry: DueEntry) -> None:
-        due_at = datetime.fromtimestamp(entry.due_at, UTC)
-        await due_topic.send(
-            key=key_bytes(entry.case_id),
-            value=encode_due(entry.case_id, due_at),
-            partition=entry.partition,
-        )
-
     @app.task
     async def shadow_timer() -> None:
         await run_due_timer(
             index,
-            send_due,
+            due_sender(due_topic),
             ready=lambda: bool(not app.rebalancing and app.tables.actives_ready),
             stopped=lambda: app.should_stop,
             max_sleep=settings.timer_max_sleep,

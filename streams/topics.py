@@ -58,6 +58,10 @@ class FieldSpec(_Strict):
 
     path: str | None = None
     const: str | None = None
+    join: list[str] | None = Field(
+        None, min_length=2, description="several paths whose values are joined into one text"
+    )
+    separator: str = Field("/", description="between the joined values")
     format: str | None = None
     timezone: str | None = None
     required: bool = False
@@ -79,6 +83,13 @@ class FieldSpec(_Strict):
     def _path(cls, value: str | None) -> str | None:
         if value is not None:
             parse_path(value)
+        return value
+
+    @field_validator("join")
+    @classmethod
+    def _paths(cls, value: list[str] | None) -> list[str] | None:
+        for path in value or []:
+            parse_path(path)
         return value
 
     @field_validator("timezone")
@@ -109,8 +120,10 @@ class FieldSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
-        if (self.path is None) == (self.const is None):
-            raise ValueError("give exactly one of path or const")
+        if sum(x is not None for x in (self.path, self.const, self.join)) != 1:
+            raise ValueError("give exactly one of path, const or join")
+        if self.join is not None and self.format is not None:
+            raise ValueError("join builds a text; it cannot be a timestamp (drop format)")
         pattern = self.format is not None and "%" in self.format
         if pattern and "%z" not in (self.format or "") and self.timezone is None:
             raise ValueError(
@@ -125,7 +138,15 @@ class FieldSpec(_Strict):
         if self.format is not None or timestamp:
             stamp = TimestampFormat(format=self.format or "iso8601", timezone=self.timezone)
         path = parse_path(self.path) if self.path is not None else None
-        return FieldRule(path=path, const=self.const, timestamp=stamp, required=self.required)
+        joined = tuple(parse_path(p) for p in self.join or ())
+        return FieldRule(
+            path=path,
+            const=self.const,
+            timestamp=stamp,
+            required=self.required,
+            join=joined,
+            separator=self.separator,
+        )
 
 
 class FieldsSpec(_Strict):
@@ -198,8 +219,20 @@ class TopicSpec(_Strict):
     unmapped: Literal["keep", "drop", "deadletter"] = "keep"
     event_id_from: list[Literal["case_id", "case_kind", "event_type", "occurred_at"]] | None = None
     max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    order_by: FieldSpec | None = Field(
+        None,
+        description="an integer field (a modification counter, an event index) that orders a "
+        "case's events sharing a time; mapping: fields only",
+    )
     extra_attributes: list[str] | None = Field(
-        None, description="canonical topics: undeclared attribute names to keep (None: any)"
+        None, description="canonical topics: undeclared attribute names to keep (None: none)"
+    )
+    keyed_by_case: bool = Field(
+        False,
+        description=(
+            "messages are keyed by the raw case id bytes and the topic has the events topic's "
+            "partition count, so the clock agent reads it directly (no re-key hop)"
+        ),
     )
 
     @field_validator("extra_attributes")
@@ -242,6 +275,10 @@ class TopicSpec(_Strict):
                 problems.append("mapping canonical needs format json")
             if self.event_id_from:
                 problems.append("event_id_from is only for mapping: fields")
+            if self.order_by is not None:
+                problems.append(
+                    "order_by is only for mapping: fields (canonical events carry `sequence`)"
+                )
             if self.case_kind is not None:
                 problems.append("case_kind is only for mapping: fields (canonical events carry it)")
         elif self.extra_attributes is not None:
@@ -286,7 +323,7 @@ class TopicSpec(_Strict):
             "max_bytes": self.max_bytes,
         }
         if self.kind == "canonical":
-            extra = None if self.extra_attributes is None else frozenset(self.extra_attributes)
+            extra = frozenset(self.extra_attributes or ())
             return TopicMapping(canonical=True, extra_attributes=extra, **common)
         fields = self.fields or FieldsSpec()
         rules = {
@@ -300,6 +337,7 @@ class TopicSpec(_Strict):
             fields=rules,
             attributes={name: spec.rule() for name, spec in fields.attributes.items()},
             event_id_from=tuple(self.event_id_from or ()),
+            order_by=None if self.order_by is None else self.order_by.rule(),
             **common,
         )
 

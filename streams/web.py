@@ -3,8 +3,10 @@
 ``/ready`` answers 200 only when this worker owns its partitions and has finished recovering
 the ``cases`` table (Faust's ``actives_ready`` and not rebalancing), so an orchestrator sends
 no traffic and counts no readiness while a restart is still replaying state. ``/cases/{id}``
-(on unless ``SLAWATCH_DEBUG_ENDPOINTS=0``) returns the stored state of one case in an active
-partition, for operators and tests; case ids are opaque ids, the state holds no personal data.
+(off unless ``SLAWATCH_DEBUG_ENDPOINTS=1``: it answers anyone who reaches the port) returns the
+stored state of one case; asked of a worker that does not own the case, it answers with the
+owner's answer (:mod:`streams.forward`). Case ids are opaque ids, the state holds no personal
+data.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slawatch import __version__
+from streams.case_row import decode_row
 
 if TYPE_CHECKING:
     from streams.app import Runtime
@@ -60,14 +63,22 @@ def register(rt: Runtime) -> None:
         }
         return web.json(body, status=200 if ready else 503)
 
+    from streams import forward, health, worklist
+
+    health.register(rt)
+    worklist.register(rt)
+
     if not rt.settings.debug_endpoints:
         return
 
     @app.page("/cases/{case_id}", name="slawatch_case")
     async def case_view(web: Any, request: Any, case_id: str) -> Any:
-        row = rt.cases.get(case_id) if rt.cases is not None else None
+        row = decode_row(rt.cases.get(case_id)) if rt.cases is not None else None
         active = rt.extra.get("active_partitions")
         if row is None or (active is not None and row.get("p") not in active()):
+            owners = await forward.forward_to_owner(rt, web, request, case_id)
+            if owners is not None:
+                return owners
             return web.json({"case_id": case_id, "found": False}, status=404)
         return web.json(
             {

@@ -32,4 +32,4 @@ class TestReadme:
         path = tmp_path / "alerts.yaml"
         path.write_text(_yaml_block_after("## Alerts: who hears about it"), encoding="utf-8")
         spec = load_alerts(path, {"complaint_first_response"}, {"cs-frontline"})
-        assert ["console", "ops-webhook", "slack-cs", "mail"] == list(spec.channels)
+        assert ["console", "ops-webhook", "cs-dingtalk", "slack-cs", "mail"] == list(spec.channels)

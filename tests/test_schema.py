@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from sla.events import LifecycleEvent
@@ -63,3 +68,30 @@ class TestCommand:
         stale.write_text("{}\n", encoding="utf-8")
         result = CliRunner().invoke(app, ["schema", "--check", "--output", str(stale)])
         assert 1 == result.exit_code
+
+
+class TestControlCharacters:
+    """Ids with control characters are refused by the model and the published schema alike."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(min_size=1, max_size=12))
+    def test_schema_and_model_agree(self, case_id: str) -> None:
+        """For any case id, the JSON Schema accepts exactly what the model accepts."""
+        event = {**lifecycle_event_schema()["examples"][0], "case_id": case_id}
+        validator = Draft202012Validator(lifecycle_event_schema())
+        try:
+            LifecycleEvent.model_validate(event)
+            model_ok = True
+        except ValidationError:
+            model_ok = False
+        assert model_ok == validator.is_valid(event)
+
+    @pytest.mark.parametrize(
+        "bad", ["CP-1\r\nX-Forged: 1", "CP\x00", "CP\x7f", "CP\x85", "CP\u2028"]
+    )
+    def test_refused_with_reason(self, bad: str) -> None:
+        """A control character is refused, naming its code point."""
+        event = {**lifecycle_event_schema()["examples"][0], "case_id": bad}
+        with pytest.raises(ValidationError) as caught:
+            LifecycleEvent.model_validate(event)
+        assert f"U+{ord(next(c for c in bad if not c.isprintable())):04X}" in str(caught.value)

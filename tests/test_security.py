@@ -12,7 +12,10 @@ kafka-python are given (Faust's own translation to aiokafka included), not again
 
 from __future__ import annotations
 
+import contextlib
+import http.cookiejar
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -80,11 +83,11 @@ class TestAckLinkExpiry:
             signer.verify(query, now=T0)
 
     def test_removed_expiry_is_refused(self) -> None:
-        """Dropping ``exp`` from a link that had one breaks the signature."""
+        """Dropping ``exp`` from a link is refused: every link must expire."""
         signer = AckSigner(ACK_SECRET)
         query = query_of(signer.link("http://w", "C-1/reply/1", 1, "agent-1", now=T0))
         del query["exp"]
-        with pytest.raises(AckError, match="signature does not match"):
+        with pytest.raises(AckError, match="lacks exp"):
             signer.verify(query, now=T0)
 
 
@@ -425,14 +428,27 @@ def stack(
         client.close()
 
 
-def _request(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+def _request(
+    url: str, form: dict[str, str] | None = None, opener: Any = None
+) -> tuple[int, str, Any]:
+    """(status, body, headers) of a GET, or of a form POST when ``form`` is given."""
     data = None if form is None else urllib.parse.urlencode(form).encode()
     request = urllib.request.Request(url, data=data, method="GET" if form is None else "POST")
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            return answer.status, answer.read().decode()
+        with (opener or urllib.request.build_opener()).open(request, timeout=5) as answer:
+            return answer.status, answer.read().decode(), answer.headers
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        return exc.code, exc.read().decode(), exc.headers
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    records = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                records.append(record)
+    return records
 
 
 def _hook_bodies(httpserver: HTTPServer) -> list[dict[str, Any]]:
@@ -460,29 +476,67 @@ class TestWorkerEdges:
         query = query_of(link)
         page = link.split("?")[0]
         forged = {**query, "r": "someone-else"}
+        non_ascii = {**query, "sig": "é" * 64}
         expired = query_of(
             AckSigner(ACK_SECRET).link(
                 "http://x", query["b"], 1, "agent-1", now=datetime.now(UTC) - 2 * ACK_LINK_TTL
             )
         )
         unsigned = {k: v for k, v in query.items() if k != "sig"}
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
         refused = {
             "unsigned": _request(page, unsigned)[0],
             "forged": _request(page, forged)[0],
             "expired": _request(page, expired)[0],
             "forged page": _request(f"{page}?{urllib.parse.urlencode(forged)}")[0],
+            "non-ascii sig": _request(f"{page}?{urllib.parse.urlencode(non_ascii)}")[0],
+            "no form token": _request(page, query)[0],
         }
-        shown, confirmed = _request(link), _request(page, query)
+        shown = _request(link, opener=browser)
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', shown[1])
+        assert token is not None, shown[1]
+        refused["cross-site post"] = _request(page, {**query, "csrf": token[1]})[0]
+        confirmed = _request(page, {**query, "csrf": token[1]}, opener=browser)
         written = acks.wait(lambda v: by_case(v, "S-1"), 30, "the ack on the acks topic")
         worker.stop()
         log = worker.log_path.read_text(errors="replace")
+        received = [r for r in _json_lines(log) if r.get("event") == "ack_received"]
 
-        assert {"unsigned": 403, "forged": 403, "expired": 403, "forged page": 403} == refused
+        assert {
+            "unsigned": 403,
+            "forged": 403,
+            "expired": 403,
+            "forged page": 403,
+            "non-ascii sig": 403,
+            "no form token": 403,
+            "cross-site post": 403,
+        } == refused
         assert (200, 200) == (shown[0], confirmed[0])
+        assert ("DENY", True) == (
+            shown[2]["X-Frame-Options"],
+            "frame-ancestors 'none'" in shown[2]["Content-Security-Policy"],
+        )
         assert [("agent-1", query["b"])] == [(a["by"], a["breach_id"]) for a in written]
+        assert [("info", 1)] == [(r["level"], r["ack_level"]) for r in received]
+        assert "Traceback" not in log
         assert "sla_breach" in log  # the log was written, at debug level
         assert [] == [s for s in (ACK_SECRET, HOOK_SECRET, SMTP_PASSWORD) if s in log]
+
+
+def _run_worker(env: dict[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run ``slawatch worker`` to its exit; the process and its whole output."""
+    done = subprocess.run(
+        [str(VENV_BIN / "slawatch"), "worker"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done, done.stdout + done.stderr
 
 
 @pytest.mark.integration
@@ -505,17 +559,39 @@ class TestKafkaSecretNotLogged:
             "SLAWATCH_KAFKA_SASL_USERNAME": "slawatch",
             "SLAWATCH_KAFKA_SASL_PASSWORD": SASL_PASSWORD,
         }
-        done = subprocess.run(
-            [str(VENV_BIN / "slawatch"), "worker"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        output = done.stdout + done.stderr
+        done, output = _run_worker(env, tmp_path)
         assert (2, True, False) == (
             done.returncode,
             "no Kafka broker answered" in output,
             SASL_PASSWORD in output,
         )
+
+
+@pytest.mark.integration
+class TestLoopbackAckLinks:
+    @pytest.mark.parametrize(
+        ("extra", "refused"),
+        [({}, True), ({"SLAWATCH_ACK_BASE_URL": "https://slawatch.example.com"}, False)],
+    )
+    def test_worker_refuses_localhost_links_outside_the_demo(
+        self, tmp_path: Path, extra: dict[str, str], refused: bool
+    ) -> None:
+        """With an ack secret and links to localhost the worker exits 2 naming ack.base_url."""
+        (tmp_path / "policies.yaml").write_text(POLICY)
+        (tmp_path / "topics.yaml").write_text(
+            "version: 1\ntopics:\n  - name: t\n    mapping: canonical\n"
+        )
+        (tmp_path / "alerts.yaml").write_text(
+            "version: v1\nchannels:\n  console: {type: console}\n"
+            "recipients:\n  agent-1: {channels: [console]}\nroutes:\n  - to: [assignee]\n"
+        )
+        env = {
+            "PATH": str(VENV_BIN),
+            "SLAWATCH_BROKER": f"kafka://127.0.0.1:{free_port()}",  # nobody there
+            "SLAWATCH_POLICIES": str(tmp_path / "policies.yaml"),
+            "SLAWATCH_TOPICS": str(tmp_path / "topics.yaml"),
+            "SLAWATCH_ACK_SECRET": ACK_SECRET,
+            **extra,
+        }
+        done, output = _run_worker(env, tmp_path)
+        assert (2, refused) == (done.returncode, "set ack.base_url" in output), output

@@ -20,13 +20,16 @@ class HttpPoster:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        """POST ``body``; 2xx is success, 408/429/5xx and network errors are retryable."""
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> bytes:
+        """POST ``body`` and return the answer's body.
+
+        2xx is success; 408/429/5xx and network errors are retryable, other answers are not.
+        """
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:
             async with self._session.post(url, data=body, headers=headers) as response:
-                await response.read()
+                answer = await response.read()
                 status = response.status
         except TimeoutError as exc:
             raise SendError(f"timeout after {self._timeout.total}s") from exc
@@ -35,7 +38,7 @@ class HttpPoster:
         except asyncio.CancelledError:
             raise
         if 200 <= status < 300:
-            return
+            return answer
         retryable = status >= 500 or status in _RETRYABLE_STATUS
         raise SendError(f"http {status}", retryable=retryable)
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from alerts.message import headline, render_html, render_text
 from alerts.notification import Notification
+from alerts.render import Renderer
 from alerts.sinks.base import SendError
 
 __all__ = ["EmailSink"]
@@ -37,6 +37,7 @@ class EmailSink:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10.0,
+        renderer: Renderer | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -45,18 +46,19 @@ class EmailSink:
         self._username = username
         self._password = password
         self._timeout = timeout
+        self._renderer = renderer or Renderer()
 
     def message(self, n: Notification, to: str, now: datetime) -> EmailMessage:
         """The e-mail for ``n``."""
         msg = EmailMessage()
-        msg["Subject"] = headline(n, now)[:200]
+        msg["Subject"] = self._renderer.title(n, now)[:200]
         msg["From"] = self._sender
         msg["To"] = to
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = make_msgid(domain="slawatch")
         msg["X-Slawatch-Key"] = n.key
-        msg.set_content(render_text(n, now))
-        msg.add_alternative(render_html(n, now), subtype="html")
+        msg.set_content(self._renderer.text(n, now))
+        msg.add_alternative(self._renderer.html(n, now), subtype="html")
         return msg
 
     def _send_blocking(self, msg: EmailMessage) -> None:

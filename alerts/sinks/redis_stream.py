@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from alerts.message import as_document
 from alerts.notification import Notification
+from alerts.render import Renderer
 from alerts.sinks.base import SendError
 
 __all__ = ["RedisStreamSink"]
@@ -23,18 +24,26 @@ __all__ = ["RedisStreamSink"]
 class RedisStreamSink:
     """Appends each notification to ``stream`` (``{team}`` is replaced by the team id)."""
 
-    def __init__(self, redis: Any, stream: str, maxlen: int, owned: bool = False) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        stream: str,
+        maxlen: int,
+        owned: bool = False,
+        renderer: Renderer | None = None,
+    ) -> None:
         self._redis = redis
         self._stream = stream
         self._maxlen = maxlen
         self._owned = owned
+        self._renderer = renderer or Renderer()
 
     def stream_for(self, n: Notification) -> str:
         """The stream a notification goes to."""
         return self._stream.replace("{team}", n.team_stream)
 
     async def send(self, n: Notification, address: str | None, now: datetime) -> None:
-        doc = as_document(n, now)
+        doc = as_document(n, now, self._renderer)
         fields = {
             k: "" if doc[k] is None else str(doc[k])
             for k in (

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from alerts.message import as_document
 from alerts.notification import Notification
+from alerts.render import Renderer
 from alerts.sinks._http import HttpPoster
 
 __all__ = ["SIGNATURE_HEADER", "WebhookSink", "sign", "verify"]
@@ -40,13 +41,17 @@ def verify(secret: bytes, body: bytes, header: str) -> bool:
 class WebhookSink:
     """POSTs each notification to the channel's URL (or the recipient's own)."""
 
-    def __init__(self, url: str, secret: bytes, timeout: float) -> None:
+    def __init__(
+        self, url: str, secret: bytes, timeout: float, renderer: Renderer | None = None
+    ) -> None:
         self._url = url
         self._secret = secret
         self._http = HttpPoster(timeout)
+        self._renderer = renderer or Renderer()
 
     async def send(self, n: Notification, address: str | None, now: datetime) -> None:
-        body = json.dumps(as_document(n, now), sort_keys=True, separators=(",", ":")).encode()
+        doc = as_document(n, now, self._renderer)
+        body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(self._secret, body),

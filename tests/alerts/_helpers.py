@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import io
 import random
+import re
 import socket
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,11 +16,30 @@ from prometheus_client import CollectorRegistry
 
 from alerts.config import AlertsSpec
 from alerts.metrics import AlertMetrics
+from alerts.render import Renderer
 from alerts.runtime import AlertRuntime
 from alerts.sinks import Sink, build_sinks
 from alerts.sinks.console import ConsoleSink
 from sla.timesource import ManualClock
 from tests.alerts.conftest import T0
+
+
+def acknowledge(link: str) -> tuple[int, str, int]:
+    """Open an ack link as a browser does and press its button: (GET status, page, POST status).
+
+    The page sets a nonce cookie and puts the form token in the form; the POST carries both.
+    """
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with browser.open(link, timeout=5) as page:
+        status, body = page.status, page.read().decode()
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', body)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+    form = urllib.parse.urlencode({**query, "csrf": token[1] if token else ""}).encode()
+    post = urllib.request.Request(link.split("?")[0], data=form, method="POST")
+    with browser.open(post, timeout=5) as answer:
+        return status, body, answer.status
 
 
 def free_port() -> int:
@@ -45,7 +68,7 @@ class Harness:
         env.setdefault("SLAWATCH_ACK_SECRET", "test-ack-secret-0123456789")
         built: dict[str, Sink] = dict(sinks) if sinks is not None else build_sinks(spec, env, redis)
         if "console" in spec.channels and (sinks is None or "console" not in sinks):
-            built["console"] = ConsoleSink(self.console)
+            built["console"] = ConsoleSink(self.console, Renderer.for_spec(spec))
         self.runtime = AlertRuntime.build(
             spec,
             redis,

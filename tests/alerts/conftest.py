@@ -27,6 +27,7 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 18:00 in Shanghai
 
 BASE_CONFIG: dict[str, Any] = {
     "version": "test",
+    "locale": "en",  # the tests read English lines; tests/alerts/test_message.py covers zh-CN
     "lease": "1s",
     "channels": {"console": {"type": "console", "retries": 2, "backoff": "1s"}},
     "recipients": {

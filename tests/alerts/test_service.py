@@ -166,4 +166,4 @@ class TestStorm:
         assert 4 == len(lines)
         assert "[alert digest -> sup-1] DIGEST team cs-frontline: 3 alerts held back" in lines[-1]
         assert 3.0 == digested
-        assert 3 == text.count("  - breach case C-")
+        assert 3 == text.count("  - BREACH complaint_first_response case C-")

@@ -152,13 +152,16 @@ class TestSlack:
 
         run_with_redis(scenario)
         payload = json.loads(httpserver.log[0][0].get_data())
-        fields = [f["text"] for f in payload["blocks"][1]["fields"]]
+        details = payload["blocks"][1]["text"]["text"].splitlines()
         assert [
-            "*Case*\nC-1",
-            "*Clock*\ncomplaint_first_response (cycle 1)",
-            "*How late*\n42m late",
-            "*Owner*\nagent-1 / cs-frontline",
-        ] == fields
+            "Limit: complaint_first_response",
+            "Case: C-1 (cycle 1)",
+            "Deadline: 2026-03-02 10:00 (UTC+00:00)",
+            "Late by: 42m",
+            "Owner: agent-1",
+            "Team: cs-frontline, region: sh",
+            "Escalation level: 1",
+        ] == details
         assert payload["blocks"][-1]["text"]["text"].startswith("<http://localhost:6066/ack?b=C-1")
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from alerts.sinks.webhook import SIGNATURE_HEADER, verify
 from streams.broker import TansuBroker
+from tests.alerts._helpers import acknowledge
 from tests.alerts.conftest import REDIS_URL
 from tests.streams._harness import Stack, WorkerProcess, canonical, wait_for
 from tests.streams.conftest import tansu  # noqa: F401  (the session broker fixture)
@@ -144,14 +143,8 @@ class TestWorkerAlerts:
             )
         wait_for(lambda: len(of(received(httpserver), "ACKED")) >= 1, 60, "level 1 of ACKED")
         link = next(b for b in received(httpserver) if b["case_id"] == "ACKED")["ack_url"]
-        with urllib.request.urlopen(link, timeout=5) as page:
-            assert 200 == page.status
-            assert "Acknowledge" in page.read().decode()
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
-        form = urllib.parse.urlencode(query).encode()
-        post = urllib.request.Request(link.split("?")[0], data=form, method="POST")
-        with urllib.request.urlopen(post, timeout=5) as answer:
-            assert 200 == answer.status
+        shown, page, confirmed = acknowledge(link)
+        assert (200, True, 200) == (shown, "Acknowledge" in page, confirmed)
         breach_id = "ACKED/first_response/1"
         client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
         wait_for(
@@ -167,3 +160,48 @@ class TestWorkerAlerts:
         bodies = received(httpserver)
         assert [("1", "agent-1"), ("2", "sup-1")] == of(bodies, "IGNORED")
         assert [("1", "agent-1")] == of(bodies, "ACKED")
+
+    def test_acknowledge_page_works_in_a_browser(
+        self, stack: Stack, httpserver: HTTPServer
+    ) -> None:
+        """The link in an alert opens in a real browser; its button acknowledges the breach."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        from tests._browser import chromium
+
+        start(stack)
+        stack.send(
+            canonical(
+                "B-e1", "BROWSER", "complaint_registered", datetime.now(UTC), assignee="agent-1"
+            )
+        )
+        wait_for(lambda: of(received(httpserver), "BROWSER"), 60, "level 1 of BROWSER")
+        link = next(b for b in received(httpserver) if b["case_id"] == "BROWSER")["ack_url"]
+        with chromium() as browser:
+            browser.get(link)
+            asked = browser.find_element(By.TAG_NAME, "body").text
+            browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            WebDriverWait(browser, 15).until(
+                expected_conditions.text_to_be_present_in_element(
+                    (By.TAG_NAME, "body"), "BROWSER/first_response/1"
+                )
+            )
+            answered = browser.find_element(By.TAG_NAME, "body").text
+        client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            wait_for(
+                lambda: client.hget(f"{stack.name}:esc:BROWSER/first_response/1", "acked_by"),
+                30,
+                "the browser's ack to reach the escalation timer",
+            )
+        finally:
+            client.close()
+        worker = stack.workers[-1]
+        items = worker.get("/worklist?team=desk")[1]["items"]
+        mine = [
+            (i["bucket"], i["level"], i["acknowledged"]) for i in items if i["case_id"] == "BROWSER"
+        ]
+        assert ("BROWSER/first_response/1" in asked, answered != asked) == (True, True)
+        assert [("overdue", "L1", True)] == mine

@@ -1,20 +1,26 @@
-"""Where the real public case logs are: ``<repo>/../shared/data`` (CI clones ``shared/`` beside
-the repository). Tests that need a log skip, naming the missing file, when it is absent."""
+"""Where the real public case logs are: ``$SLAWATCH_TEST_DATA`` when set, else
+``<repo>/../shared/data`` (CI clones ``shared/`` beside the repository). Each log's source page
+is in docs/replay.md. Tests that need a log skip, naming the missing file, when it is absent."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data"
+DATA = Path(os.environ.get("SLAWATCH_TEST_DATA") or REPO.parent / "shared" / "data")
 DATASETS = REPO / "config" / "datasets"
 
 
 def data_file(*parts: str) -> Path:
-    """The data file at ``../shared/data/<parts>``, or skip the test saying what is missing."""
+    """The data file at ``<DATA>/<parts>``, or skip the test saying what is missing."""
     path = DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real case log {path} is absent; clone the shared/ data beside the repository")
+        pytest.skip(
+            f"real case log {path} is absent; download it (docs/replay.md names each source) "
+            "and set SLAWATCH_TEST_DATA to its folder, or clone the shared/ data beside the "
+            "repository"
+        )
     return path

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from slawatch.replay import ReplayResult, replay_files
+from tests.datasets._outcomes import Expected
 from tests.datasets.conftest import DATASETS, data_file
 
 TOPICS = DATASETS / "helpdesk-topics.yaml"
@@ -49,16 +50,6 @@ WAIT_STOPS = OTHER_WORK | RESOLUTION_STOPS
 class Row:
     at: datetime  # UTC
     activity: str
-
-
-@dataclass(frozen=True)
-class Expected:
-    outcome: str
-    started_at: datetime
-    ended_at: datetime
-    deadline: datetime
-    elapsed_seconds: float
-    paused_seconds: float
 
 
 # --------------------------------------------------------------------------------------------

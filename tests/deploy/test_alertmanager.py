@@ -8,13 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from sla.config_file import ConfigError
 from sla.policy import CalendarSpec, PolicySpec
 from slawatch.alertmanager import (
     CATCH_ALL,
     AlertmanagerOptions,
     build_config,
     calendar_intervals,
+    load_receivers,
+    receiver_names,
+    render_config,
 )
 from slawatch.objectives import load_spec
 from tests.deploy._policies import small_policy
@@ -109,3 +114,60 @@ class TestRoutes:
         config = build_config(spec, AlertmanagerOptions(years=(2026,), webhook_url="http://h/x"))
         urls = {r["name"]: r["webhook_configs"][0]["url"] for r in config["receivers"]}
         assert "http://h/x?receiver=desk-page" == urls["desk-page"]
+
+
+class TestReceivers:
+    """Receivers are the user's: a file merged into every generation, never wiped."""
+
+    OWN = """\
+receivers:
+  - name: desk-page
+    webhook_configs:
+      - url: http://pager.example.test/desk
+"""
+
+    def generate(self, policies: Path, out: Path) -> dict[str, Any]:
+        from typer.testing import CliRunner
+
+        from slawatch.cli import app
+
+        args = ["alertmanager", "--policies", str(policies), "--out", str(out), "--years", "2026"]
+        result = CliRunner().invoke(app, args)
+        assert 0 == result.exit_code, result.output
+        loaded: dict[str, Any] = yaml.safe_load((out / "alertmanager.yml").read_text("utf-8"))
+        return loaded
+
+    def test_regenerating_keeps_the_users_receivers(self, tmp_path: Path) -> None:
+        """receivers.yml beside the output is merged in, and still there after regenerating."""
+        policies = small_policy(tmp_path)
+        out = tmp_path / "am"
+        out.mkdir()
+        (out / "receivers.yml").write_text(self.OWN, encoding="utf-8")
+        first = self.generate(policies, out)
+        second = self.generate(policies, out)
+        hooks = {
+            r["name"]: r.get("webhook_configs", [{}])[0].get("url") for r in second["receivers"]
+        }
+        assert first == second
+        assert ("http://pager.example.test/desk", None) == (
+            hooks["desk-page"],
+            hooks["desk-ticket"],
+        )
+
+    def test_unknown_receiver_is_refused_with_its_line(self, tmp_path: Path) -> None:
+        """A receiver no route uses (a typo) is refused, naming the file, line and choices."""
+        policies = small_policy(tmp_path)
+        own = tmp_path / "receivers.yml"
+        own.write_text(self.OWN.replace("desk-page", "desk-pager"), encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_receivers(own, receiver_names(load_spec(policies)))
+        assert str(caught.value).startswith(
+            f"{own}:2: receivers[0].name: no route uses 'desk-pager'; use one of slawatch-catch-all"
+        )
+
+    def test_header_never_claims_an_uncovered_year(self, spec: PolicySpec) -> None:
+        """A year the holiday data does not know is said to lack it, not claimed covered."""
+        text = render_config(spec, AlertmanagerOptions(years=(2026, 2099)))
+        header = [line for line in text.splitlines() if line.startswith("#")]
+        assert "# Holidays and make-up days from chinesecalendar: 2026." in header
+        assert any(line.startswith("# No holiday data for 2099") for line in header)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sla.policy import PolicySpec
 from slawatch.dashboards import DashboardOptions, build_dashboards, panel_queries
 from slawatch.objectives import load_spec
+from slawatch.rules import RuleOptions
 from tests.deploy._policies import small_policy
 
 
@@ -77,12 +79,81 @@ class TestDashboards:
             ids = [p["id"] for p in model["panels"]]
             assert len(ids) == len(set(ids))
 
-    def test_assignee_panel_only_when_configured(self, spec: PolicySpec) -> None:
-        """Breaches by assignee appear only when a staff-id label is configured."""
-        plain = build_dashboards(spec)["slawatch-teams.json"]
-        with_staff = build_dashboards(spec, DashboardOptions(assignee_label="staff_id"))
-        assert not any("staff_id" in e for _, e in panel_queries(plain))
-        assert any(
-            "sum by (team, staff_id)" in e
-            for _, e in panel_queries(with_staff["slawatch-teams.json"])
-        )
+    def test_every_grouping_label_is_on_its_metric(self, spec: PolicySpec) -> None:
+        """No panel groups by a label its metric lacks (such a panel can never show data)."""
+        from prometheus_client import CollectorRegistry
+
+        from alerts.metrics import AlertMetrics
+        from streams.health import FaustHealth, add_runtime_collectors
+        from streams.metrics import Metrics
+
+        registry = CollectorRegistry()
+        Metrics(registry)
+        AlertMetrics(registry)
+        FaustHealth(registry)
+        add_runtime_collectors(registry)
+        labels: dict[str, set[str]] = {}
+        for family in registry.collect():
+            for sample in family.samples:
+                labels.setdefault(sample.name, set()).update(sample.labels)
+        for collector in list(registry._names_to_collectors.values()):
+            names = set(getattr(collector, "_labelnames", ()))
+            base = getattr(collector, "_name", "")
+            for suffix in ("", "_total", "_bucket", "_count", "_sum"):
+                labels.setdefault(base + suffix, set()).update(names)
+            labels.setdefault(base + "_bucket", set()).add("le")
+        grouping = re.compile(r"by \(([^)]*)\)\s*\((?:[a-z_]*\()*\s*([a-zA-Z_:]+)")
+        wrong = []
+        for model in build_dashboards(spec).values():
+            for title, expr in panel_queries(model):
+                for by, metric in grouping.findall(expr):
+                    wanted = {x.strip() for x in by.split(",")}
+                    has = labels.get(metric)
+                    if has is None and ":" in metric:  # recorded: labels named by its prefix
+                        has = set(metric.split(":")[0].split("_")) | {"le"}
+                    if has is None:
+                        wrong.append((title, metric, ["no such metric"]))
+                    elif wanted - has - {"instance", "job"}:  # target labels are on every series
+                        wrong.append((title, metric, sorted(wanted - has)))
+        assert [] == wrong
+
+    def test_thresholds_are_the_rules(self, spec: PolicySpec) -> None:
+        """The dashboards draw the rules' job and thresholds (one source of both)."""
+        rules = RuleOptions(job="sla-workers", team_breach_threshold=8, lag_threshold=77)
+        models = build_dashboards(spec, DashboardOptions(rules=rules))
+        exprs = [e for m in models.values() for _, e in panel_queries(m)]
+        steps = [
+            step["value"]
+            for m in models.values()
+            for p in m["panels"]
+            for step in p.get("fieldConfig", {})
+            .get("defaults", {})
+            .get("thresholds", {})
+            .get("steps", [])
+        ]
+        assert ('up{job="sla-workers"}' in exprs, 8 in steps, 77 in steps) == (True, True, True)
+
+
+def test_worklist_panel_reads_the_provisioned_json_source(spec: PolicySpec) -> None:
+    """The teams dashboard's worklist table asks /worklist through the provisioned Infinity
+    data source, and every column it shows is a field of a worklist item."""
+    from dataclasses import fields
+
+    import yaml
+
+    from streams.worklist import WorkItem
+
+    teams = build_dashboards(spec)["slawatch-teams.json"]
+    (table,) = [p for p in teams["panels"] if p["title"] == "Cases to chase (worklist)"]
+    target = table["targets"][0]
+    root = Path(__file__).resolve().parents[2]
+    provisioned = yaml.safe_load(
+        (root / "deploy/grafana/provisioning/datasources/slawatch.yaml").read_text("utf-8")
+    )
+    uids = {d["uid"]: d["type"] for d in provisioned["datasources"]}
+    assert (
+        uids[table["datasource"]["uid"]],
+        target["url"],
+        target["root_selector"],
+    ) == (table["datasource"]["type"], "/worklist?team=${team:csv}", "items")
+    assert {c["selector"] for c in target["columns"]} <= {f.name for f in fields(WorkItem)}

@@ -25,8 +25,14 @@ OUTPUTS = {
 
 
 def generate(command: str, policies: Path, out: Path) -> dict[str, str]:
-    """Run ``slawatch <command>`` into ``out``; file name -> text."""
-    result = CliRunner().invoke(app, [command, "--policies", str(policies), "--out", str(out)])
+    """Run ``slawatch <command>`` into ``out`` with the committed settings; file name -> text."""
+    extra = {
+        "alertmanager": ["--receivers", str(OUTPUTS["alertmanager"] / "receivers.yml")],
+        "rules": ["--settings", str(ROOT / "deploy" / "generate.yaml")],
+        "dashboards": ["--settings", str(ROOT / "deploy" / "generate.yaml")],
+    }[command]
+    args = [command, "--policies", str(policies), "--out", str(out), *extra]
+    result = CliRunner().invoke(app, args)
     assert 0 == result.exit_code, result.output
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}
 
@@ -119,7 +125,10 @@ class TestCommands:
         assert str(bad) in result.output
 
     def test_unknown_mode(self, tmp_path: Path) -> None:
-        """`--mode` accepts adapt or refuse only."""
-        result = CliRunner().invoke(app, ["rules", "--mode", "ignore", "--out", str(tmp_path)])
-        assert 2 == result.exit_code
-        assert "'ignore'" in result.output
+        """The settings' `mode` accepts adapt or refuse only: an error with file and line."""
+        settings = tmp_path / "generate.yaml"
+        settings.write_text("mode: ignore\n", encoding="utf-8")
+        args = ["rules", "--settings", str(settings), "--out", str(tmp_path)]
+        result = CliRunner().invoke(app, args)
+        assert 1 == result.exit_code
+        assert f"{settings}:1: mode:" in result.output

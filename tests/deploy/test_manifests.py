@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from alerts.ack import ACK_SECRET_ENV
-from slawatch.settings import ENV_PREFIX, Settings, TopicNames
+from slawatch.collector import GC_ENV
+from slawatch.settings import ENV_PREFIX, WORKER_URL_ENV, Settings, TopicNames
 from slawatch.worker import EVENT_LOOP_ENV
 from streams.alerting import ALERTS_ENV
 from streams.topics import load_topics
@@ -35,9 +36,16 @@ K8S_DIR = ROOT / "deploy" / "kubernetes"
 DOCKERFILE = ROOT / "Dockerfile"
 PRODUCTION_DOC = ROOT / "docs" / "production.md"
 #: Resource files of the kustomization (the ServiceMonitor is a CRD: no bundled schema).
-K8S_RESOURCES = ("service.yaml", "statefulset.yaml", "poddisruptionbudget.yaml")
+K8S_RESOURCES = (
+    "service.yaml",
+    "statefulset.yaml",
+    "poddisruptionbudget.yaml",
+    "networkpolicy.yaml",
+)
 #: Oldest Kubernetes release the manifests are checked against (the newest bundled one too).
 K8S_MIN_VERSION = "1.30.0"
+#: Samples per scrape of one worker (sample_limit / sampleLimit).
+SAMPLE_LIMIT = 20000
 SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "REDIS_URL")
 _DEFAULT_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 _ENV_TOKEN = re.compile(r"\bSLAWATCH_[A-Z0-9_]*[A-Z0-9]\b")
@@ -54,8 +62,15 @@ def settings_env_vars() -> set[str]:
 
 
 def code_env_vars() -> set[str]:
-    """Every ``SLAWATCH_*`` variable the worker reads: settings, alerts file, ack secret, loop."""
-    return settings_env_vars() | {ALERTS_ENV, ACK_SECRET_ENV, EVENT_LOOP_ENV}
+    """Every ``SLAWATCH_*`` variable slawatch reads: settings, alerts file, ack secret, loop,
+    collector, and the worker URL the commands ask."""
+    return settings_env_vars() | {
+        ALERTS_ENV,
+        ACK_SECRET_ENV,
+        EVENT_LOOP_ENV,
+        GC_ENV,
+        WORKER_URL_ENV,
+    }
 
 
 def alerts_file_refs() -> set[str]:
@@ -152,6 +167,35 @@ def _tool(*cmd: str) -> bool:
     return done.returncode == 0
 
 
+#: What compose requires from the environment (placeholders for the offline config check).
+REQUIRED_COMPOSE_ENV = {
+    "SLAWATCH_ACK_SECRET": "x" * 32,
+    "SLAWATCH_ACK_BASE_URL": "https://slawatch.example.com",
+    "REDIS_PASSWORD": "redis-password-placeholder",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-password-placeholder",
+}
+
+
+def _compose_config(extra: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``docker compose config`` on the file with ``extra`` set and nothing else of ours."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("COMPOSE_", "DOCKER_")) and k not in REQUIRED_COMPOSE_ENV
+    }
+    return subprocess.run(
+        [*command, "--project-directory", str(COMPOSE_DIR), "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, **extra},
+        check=False,
+    )
+
+
 def compose_command() -> list[str] | None:
     """``docker compose`` when its plugin is installed, else Debian's ``docker-compose``."""
     if _tool("docker", "compose", "version"):
@@ -167,19 +211,30 @@ def compose_command() -> list[str] | None:
 class TestCompose:
     def test_compose_config_accepts_the_file(self) -> None:
         """`docker compose config` (client side, offline) accepts the file as valid."""
-        command = compose_command()
-        if command is None:
-            pytest.skip("neither `docker compose` nor `docker-compose` is installed")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-        done = subprocess.run(
-            [*command, "--project-directory", str(COMPOSE_DIR), "-f", str(COMPOSE_FILE), "config"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            check=False,
-        )
+        done = _compose_config(REQUIRED_COMPOSE_ENV)
         assert 0 == done.returncode, done.stderr
+
+    @pytest.mark.parametrize("missing", sorted(REQUIRED_COMPOSE_ENV))
+    def test_secrets_are_required(self, missing: str) -> None:
+        """Without a password or the ack secret compose refuses to start, naming it."""
+        env = {k: v for k, v in REQUIRED_COMPOSE_ENV.items() if k != missing}
+        done = _compose_config(env)
+        assert (True, True) == (done.returncode != 0, f"set {missing}" in done.stderr)
+
+    def test_ports_bind_to_loopback_by_default(self) -> None:
+        """Every published port is on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise."""
+        published = [
+            interpolate(port)
+            for svc in load_compose()["services"].values()
+            for port in svc.get("ports", [])
+        ]
+        assert published
+        assert [] == [p for p in published if not p.startswith("127.0.0.1:")]
+
+    def test_prometheus_lifecycle_api_is_off(self) -> None:
+        """Nobody who reaches Prometheus can stop or reload it over HTTP."""
+        command = load_compose()["services"]["prometheus"]["command"]
+        assert [] == [c for c in command if "lifecycle" in c]
 
     def test_two_workers_and_the_services_around_them(self) -> None:
         """Kafka, Redis, Prometheus, Alertmanager, Grafana and two workers are defined."""
@@ -226,7 +281,7 @@ class TestCompose:
         kafka = load_compose()["services"]["kafka"]
         default = Settings().bootstrap
         port = default.rsplit(":", 1)[1]
-        assert f"{port}:{port}" in kafka["ports"]
+        assert f"127.0.0.1:{port}:{port}" in [interpolate(p) for p in kafka["ports"]]
         assert f"localhost:{port}" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
 
     def test_worker_ports(self) -> None:
@@ -236,7 +291,7 @@ class TestCompose:
             port = int(svc["environment"]["SLAWATCH_WEB_PORT"])
             assert web_port() == port
             (mapping,) = svc["ports"]
-            host, container = str(mapping).split(":")
+            _, host, container = interpolate(mapping).split(":")
             assert port == int(container)
             assert f":{port}/health" in " ".join(svc["healthcheck"]["test"])
             published.append(int(host))
@@ -283,6 +338,17 @@ class TestCompose:
         expected = {f"{n}:{s['environment']['SLAWATCH_WEB_PORT']}" for n, s in workers.items()}
         assert expected == targets
         assert "/metrics" == job.get("metrics_path", "/metrics")
+
+    def test_scrapes_have_a_sample_limit(self) -> None:
+        """Both Prometheus configs and the ServiceMonitor cap samples per scrape, alike."""
+        limits = set()
+        for path in (COMPOSE_DIR / "prometheus.yml", ROOT / "deploy/prometheus/prometheus.yml"):
+            config = yaml.safe_load(path.read_text(encoding="utf-8"))
+            (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "slawatch"]
+            limits.add(job.get("sample_limit"))
+        (monitor,) = k8s_docs("servicemonitor.yaml")
+        limits.add(monitor["spec"].get("sampleLimit"))
+        assert {SAMPLE_LIMIT} == limits
 
     def test_prometheus_config_passes_promtool(self, tmp_path: Path) -> None:
         """promtool accepts the Prometheus config together with the generated rules."""
@@ -334,9 +400,44 @@ class TestCompose:
 
 class TestDockerfile:
     def test_base_image(self) -> None:
-        """The image is built on python:3.11-slim."""
-        froms = [args.split()[0] for instr, args in dockerfile_instructions() if instr == "FROM"]
-        assert {"python:3.11-slim"} == set(froms)
+        """Both stages are built on one Python 3.11 slim image, pinned by its digest."""
+        froms = {args.split()[0] for instr, args in dockerfile_instructions() if instr == "FROM"}
+        assert 1 == len(froms)
+        assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-bookworm)?@sha256:[0-9a-f]{64}", *froms)
+
+    def test_installs_from_the_lock_file(self) -> None:
+        """Dependencies come from requirements.lock; slawatch itself adds none (--no-deps)."""
+        runs = [args for instr, args in dockerfile_instructions() if instr == "RUN"]
+        installs = [r for r in runs if "pip install" in r]
+        assert ["-r requirements.lock" in installs[0], "--no-deps" in installs[-1]] == [True, True]
+        assert all("--no-deps" in r or "-r requirements.lock" in r for r in installs)
+
+    def test_lock_pins_every_runtime_dependency(self) -> None:
+        """Every dependency of slawatch[rocksdb] is pinned with ==, at the tested version."""
+        import importlib.metadata as md
+        import tomllib
+
+        from packaging.requirements import Requirement
+
+        def key(name: str) -> str:
+            return re.sub(r"[-_.]+", "-", name).lower()
+
+        lines = (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+        pins = dict(
+            line.split("==", 1) for line in lines if line.strip() and not line.startswith("#")
+        )
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        wanted = [*project["dependencies"], *project["optional-dependencies"]["rocksdb"]]
+        assert [] == [r for r in wanted if key(Requirement(r).name) not in pins]
+        for requirement in map(Requirement, wanted):
+            assert requirement.specifier.contains(pins[key(requirement.name)]), requirement
+        installed = {}
+        for name in pins:
+            try:
+                installed[name] = md.version(name)
+            except md.PackageNotFoundError:
+                continue  # rocksdict: not in the development virtualenv
+        assert {n: pins[n] for n in installed} == installed
 
     def test_entrypoint_is_the_worker_command(self) -> None:
         """The entrypoint runs `slawatch worker`, a console script and command that exist."""
@@ -366,6 +467,13 @@ class TestDockerfile:
             if instr == "COPY" and not args.startswith("--")
         }
         assert packages <= copied
+
+    def test_the_package_config_link_is_copied(self) -> None:
+        """slawatch/config links to config/, so the build stage copies config/ to follow it."""
+        link = ROOT / "slawatch" / "config"
+        assert link.is_symlink() and link.resolve() == (ROOT / "config").resolve()
+        copied = [args.split() for instr, args in dockerfile_instructions() if instr == "COPY"]
+        assert ["config", "./config"] in copied
 
     def test_environment_is_valid_settings(self) -> None:
         """The image's SLAWATCH_* defaults are read by the code and pass validation."""
@@ -436,7 +544,7 @@ class TestKubernetes:
     def test_kustomize_renders_valid_manifests(self) -> None:
         """The kustomization renders, and everything it renders validates against the schema."""
         docs = kustomize_build()
-        assert {"ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"} == {
+        assert {"ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget", "NetworkPolicy"} == {
             d["kind"] for d in docs
         }
         for version in _versions():
@@ -563,6 +671,28 @@ class TestKubernetes:
         for selector in selectors:
             assert selector.items() <= pod_labels.items()
         assert 1 == pdb["spec"]["maxUnavailable"]
+
+    def test_network_policy_admits_only_the_web_port(self) -> None:
+        """The NetworkPolicy selects the workers and lets in named peers, on the web port only."""
+        sts = statefulset()
+        pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+        (policy,) = k8s_docs("networkpolicy.yaml")
+        spec = policy["spec"]
+        ports = {
+            p["name"]: p["containerPort"]
+            for c in sts["spec"]["template"]["spec"]["containers"]
+            for p in c["ports"]
+        }
+        (rule,) = spec["ingress"]
+        assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        assert (["Ingress"], [("TCP", "web")]) == (
+            spec["policyTypes"],
+            [(p["protocol"], p["port"]) for p in rule["ports"]],
+        )
+        assert web_port() == ports["web"]
+        assert all(peer for peer in rule["from"])  # no empty peer: that would admit everyone
+        kz = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text(encoding="utf-8"))
+        assert "networkpolicy.yaml" in kz["resources"]
 
     def test_graceful_stop_has_time(self) -> None:
         """SIGTERM gets at least 30 s before the kill, as the compose file allows 60 s."""

@@ -12,6 +12,7 @@ import json
 import shutil
 import signal
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,6 +38,7 @@ version: "e2e-1"
 allowed_lateness: 2s
 teams:
   desk: {}
+regions: [sh, bj]
 clocks:
   - id: first_response
     case_kind: complaint
@@ -243,15 +245,24 @@ class TestPrometheusEndToEnd:
     def test_dashboard_queries_return_data(self, running: tuple[Stack, Prometheus, Path]) -> None:
         """Every panel query of every dashboard is valid; all but alert-service ones have data."""
         stack, prometheus, _ = running
-        spec = load_spec(stack.policy_path)
-        wait_for(
-            lambda: prometheus.query("clock_standard:slawatch_clock_error_budget:remaining30d"),
-            60, "the error budget",
-        )  # fmt: skip
-        empty = []
-        for name, model in build_dashboards(spec).items():
-            for title, expr in panel_queries(model):
-                result = prometheus.query(substitute(expr))
-                if not result and not any(m in expr for m in ALERTS_SERVICE):
-                    empty.append(f"{name}: {title}: {expr}")
-        assert [] == empty
+        queries = [
+            (f"{name}: {title}", expr)
+            for name, model in build_dashboards(load_spec(stack.policy_path)).items()
+            for title, expr in panel_queries(model)
+        ]
+
+        def empty_panels() -> list[str]:
+            return [
+                f"{panel}: {expr}"
+                for panel, expr in queries
+                if not prometheus.query(substitute(expr))  # raises on invalid PromQL
+                and not any(m in expr for m in ALERTS_SERVICE)
+            ]
+
+        # rate() and increase() need two samples of a series: a slow scrape on a loaded
+        # machine can leave fewer, so wait (bounded) until every panel has them.
+        deadline = time.monotonic() + 90
+        while (empty := empty_panels()) and time.monotonic() < deadline:
+            time.sleep(1)
+        scrape = prometheus.api("targets")["activeTargets"]
+        assert [] == empty, f"scrape state: {[(t['health'], t['lastError']) for t in scrape]}"

@@ -136,6 +136,21 @@ class TestPipelineAlerts:
         ]
         assert expected == names
 
+    def test_runbook_links_are_absolute_under_the_base(self, spec: PolicySpec) -> None:
+        """Every alert's runbook_url is an absolute link under the configured base URL."""
+        options = RuleOptions(runbook_base_url="https://wiki.example.org/slawatch/ref")
+        urls = [
+            r["annotations"]["runbook_url"]
+            for text in (render_alerts(spec, options), render_pipeline(spec, options))
+            for r in rules_of(text)
+        ]
+        assert urls
+        assert [] == [
+            u
+            for u in urls
+            if not u.startswith("https://wiki.example.org/slawatch/ref/observability.md#")
+        ]
+
     def test_job_option(self, spec: PolicySpec) -> None:
         """The worker job name is configurable."""
         text = render_pipeline(spec, RuleOptions(job="sla-workers"))

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sla.limits import parse_limit
@@ -221,3 +223,23 @@ class TestClockPolicyModel:
         """Clock ids are snake_case, because they become metric label values and rule names."""
         with pytest.raises(ValidationError):
             make_spec({"id": "First-Response"})
+
+
+class TestLimitBounds:
+    """Any number a policy writes is read or refused with a ValueError, never an overflow."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.integers(min_value=1, max_value=10**30) | st.floats(min_value=1e-12, max_value=1e30),
+        st.sampled_from(["s", "m", "h", "days", "w", "working days", "working hours"]),
+    )
+    def test_read_or_refused(self, amount: float, unit: str) -> None:
+        """A huge or tiny amount gives a ValueError naming the text, or a positive limit."""
+        text = f"{amount:f} {unit}" if isinstance(amount, float) else f"{amount} {unit}"
+        try:
+            limit = parse_limit(text)
+        except ValueError as exc:
+            assert repr(text) in str(exc)
+            return
+        span = limit.duration if limit.duration is not None else limit.working_days
+        assert span

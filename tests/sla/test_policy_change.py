@@ -222,3 +222,24 @@ class TestRemovedCalendar:
             new.needs_review(state),
             summary(outcomes(step.effects)),
         )
+
+
+class TestStoredNeedsReview:
+    """A restarted worker asks the stored JSON; the answer is the one the state gives."""
+
+    def test_stored_answer_matches_the_state_in_every_case(self) -> None:
+        """Older version, re-evaluation, removed clock, removed calendar: same answers."""
+        office = engine("v1", clock(limit="2 working hours", calendar="office"))
+        pairs = [
+            (V2, started_under(V1)),
+            (V2_REEVALUATE, started_under(V1)),
+            (V2_REEVALUATE, started_under(V2)),
+            (engine("v2", clock(id="other", case_kind="shipment")), started_under(V1)),
+            (
+                Engine(PolicySpec.model_validate({"version": "v2", "clocks": [clock()]}), {}),
+                started_under(office),
+            ),
+        ]
+        stored = [new.stored_needs_review(state.to_json()) for new, state in pairs]
+        assert [new.needs_review(state) for new, state in pairs] == stored
+        assert [False, True, False, True, True] == stored

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from alerts.config import load_alerts
 from sla.config_file import ConfigError
 from sla.policy import PolicySpec
 from sla.policy_file import PolicyError, load_policy, policy_summary
+from streams.topics import load_topics
 
 CORPUS = Path(__file__).parent / "policy_corpus"
 ROOT = Path(__file__).parents[2]
@@ -45,7 +47,7 @@ class Expected:
 def expectations(path: Path) -> list[Expected]:
     """The expected errors declared in the leading comment lines of a corpus file."""
     out: list[Expected] = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if not raw.startswith("#"):
             break
         if match := re.match(r"#\s*error:\s*(.+)$", raw):
@@ -220,3 +222,32 @@ class TestPolicySummary:
         row = policy_summary(spec)[0]
         expected = ("visit [satisfaction=bad|worse]", "97.5%", "elapsed")
         assert expected == (row["starts_on"], row["target"], row["calendar"])
+
+
+class TestHostileFiles:
+    """Files too big or too deep to commit are generated; every loader refuses them cleanly."""
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("clocks: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested more than 32 levels"),
+            ("{" * 100_000, "nested more than 32 levels"),
+            ("# padding\n" * 120_000 + 'version: "1"\n', "may hold at most 1048576 bytes"),
+        ],
+        ids=["100k_brackets", "100k_unclosed_braces", "1.2MB"],
+    )
+    def test_generated(self, tmp_path: Path, text: str, message: str) -> None:
+        """100k nested brackets and a file over 1 MiB are ConfigErrors, not tracebacks."""
+        path = tmp_path / "p.yaml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=message):
+            load_policy(path)
+
+    @pytest.mark.parametrize("name", ["alias_bomb", "deep_nesting", "not_utf8"])
+    def test_alerts_and_topics_files_refuse_them_too(self, name: str) -> None:
+        """The alerts and topics loaders share the reader, so they refuse the same files."""
+        path = CORPUS / "bad" / f"{name}.yaml"
+        with pytest.raises(ConfigError):
+            load_alerts(path, {"reply"}, set())
+        with pytest.raises(ConfigError):
+            load_topics(path)

@@ -196,3 +196,40 @@ class TestParityWithLive:
             x for x in replay(events, engine(), LATENESS) if isinstance(x.effect, ClockStarted)
         ]
         assert 1 == len(started)
+
+
+class TestForgottenCases:
+    def test_a_case_seen_again_after_retention_numbers_its_cycles_on(self) -> None:
+        """Retention (1 day) forgets A after its first cycle; its next cycle is 2, not 1 again."""
+        short = Engine(SPEC, {}, retention=timedelta(days=1))
+        driver = Replay(short, LATENESS)
+        events = [
+            event("A", "registered", T0),
+            event("A", "answered", T0 + timedelta(hours=1)),
+            event("B", "registered", T0 + timedelta(days=3)),
+            event("A", "registered", T0 + timedelta(days=3), n=1),
+            event("A", "answered", T0 + timedelta(days=3, hours=1), n=1),
+            event("B", "answered", T0 + timedelta(days=3, hours=2)),
+        ]
+        ids = [
+            item.effect.record.outcome_id
+            for e in events
+            for item in driver.feed(e)
+            if isinstance(item.effect, ClockEnded)
+        ]
+        assert ids == [
+            "A/first_response/1/outcome",
+            "A/first_response/2/outcome",
+            "B/first_response/1/outcome",
+        ]
+        assert driver.revived == 1
+
+    def test_a_case_kept_by_retention_is_not_counted(self) -> None:
+        driver = Replay(engine(), LATENESS)
+        for e in [
+            event("A", "registered", T0),
+            event("A", "answered", T0 + timedelta(hours=1)),
+            event("A", "registered", T0 + timedelta(days=3), n=1),
+        ]:
+            driver.feed(e)
+        assert driver.revived == 0

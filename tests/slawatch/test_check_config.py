@@ -89,11 +89,13 @@ class TestPolicyFiles:
         assert expected == result.exit_code
         assert f"{path}: cannot read the file: No such file or directory" in result.stderr
 
-    def test_no_files(self) -> None:
-        """Without files the command refuses to run (usage error, exit 2)."""
+    def test_no_files(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """Without files the command checks the ones the worker reads (SLAWATCH_POLICIES)."""
+        path = tmp_path / "nope.yaml"
+        monkeypatch.setenv("SLAWATCH_POLICIES", str(path))
         result = CliRunner().invoke(app, ["check-config"])
-        expected = 2
-        assert expected == result.exit_code
+        assert 1 == result.exit_code
+        assert f"{path}: cannot read the file" in result.stderr
 
 
 class TestTopicFiles:
@@ -165,3 +167,39 @@ class TestAlertsFiles:
         assert 1 == result.exit_code
         assert f"{bad}:{line}" in result.stderr
         assert "objection_replly" in result.stderr
+
+
+class TestHostilePolicies:
+    """What check-config refuses, the worker refuses at start: it never meets it at run time."""
+
+    @pytest.mark.parametrize("name", ["minute_a_week", "alias_bomb", "working_day_too_short"])
+    def test_check_config_refuses(self, name: str) -> None:
+        """check-config exits 1 naming the file for a hostile corpus file."""
+        path = CORPUS / "bad" / f"{name}.yaml"
+        result = check(path)
+        assert (1, True) == (result.exit_code, str(path) in result.output)
+
+    def test_worker_does_not_start(self, tmp_path: Path) -> None:
+        """The worker exits 2 with the check's message before it touches the broker."""
+        import subprocess
+
+        path = CORPUS / "bad" / "minute_a_week.yaml"
+        (tmp_path / "topics.yaml").write_text(
+            "version: 1\ntopics:\n  - name: t\n    mapping: canonical\n"
+        )
+        env = {
+            "PATH": str(Path(sys.executable).parent),
+            "SLAWATCH_BROKER": "kafka://127.0.0.1:1",
+            "SLAWATCH_POLICIES": str(path),
+            "SLAWATCH_TOPICS": str(tmp_path / "topics.yaml"),
+            "SLAWATCH_ALERTS": "off",
+        }
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "slawatch"), "worker"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (2, True) == (done.returncode, f"{path}:14: clocks[0].limit" in done.stderr)

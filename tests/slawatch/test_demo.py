@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slawatch.demo import DemoOptions, describe, run
+from slawatch.demo import ROBOT_NAMES, DemoOptions, describe, run
 from slawatch.settings import TopicNames
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,7 +110,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.integration
 class TestWholeDemo:
     def test_run_shows_warnings_and_breaches(self, tmp_path: Path) -> None:
-        """A 40 s demo prints warnings, breaches, alerts and an escalation; no process is left."""
+        """A 40 s demo prints warnings, breaches, alerts and an escalation, acknowledges one
+        breach from its link, delivers to the three chat robots (signatures checked) and
+        reports the worklist; no process is left."""
         from streams.broker import free_port
 
         command = [sys.executable, "-m", "slawatch.cli", "demo", "--duration", "40"]
@@ -124,11 +126,15 @@ class TestWholeDemo:
         )
         out = result.stdout
         worker_pid = int(out.split("worker  pid ", 1)[1].split(",", 1)[0])
-        assert (0, True, True, True, True, False) == (
+        assert (0, True, True, True, True, True, True, True, False) == (
             result.returncode,
             " WARN " in out,
             " BREACH " in out,
             "[alert 1 -> " in out,
-            "] ESCALATION L2 (unacknowledged)" in out,
+            "] 【升级 第 2 级】" in out,
+            "✔ acknowledged " in out,
+            " to chase · " in out,
+            all(f"{robot} ✔ 【已超时】" in out for robot in ROBOT_NAMES.values())
+            and " refused" not in out,
             _alive(worker_pid),
         ), out + result.stderr

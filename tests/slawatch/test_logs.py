@@ -17,6 +17,25 @@ class _Tty(io.StringIO):
         return True
 
 
+def _log_to_buffer(level: str) -> io.StringIO:
+    """Configure logging as the worker does, into a buffer; the caller resets it."""
+    stream = io.StringIO()
+    config = logging_dict_config("json", level)
+    config["handlers"]["default"]["stream"] = stream
+    logging.config.dictConfig(config)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    return stream
+
+
 class TestResolveFormat:
     """auto picks console on a terminal and JSON elsewhere."""
 
@@ -34,20 +53,7 @@ class TestJsonLogging:
 
     def test_stdlib_and_structlog_lines_are_json(self) -> None:
         """Both kinds of lines parse as JSON with event, level and bound context."""
-        stream = io.StringIO()
-        config = logging_dict_config("json", "info")
-        config["handlers"]["default"]["stream"] = stream
-        logging.config.dictConfig(config)
-        structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-            ],
-            logger_factory=structlog.stdlib.LoggerFactory(),
-            wrapper_class=structlog.stdlib.BoundLogger,
-            cache_logger_on_first_use=False,
-        )
+        stream = _log_to_buffer("info")
         try:
             logging.getLogger("faust.test").warning("hello %s", "world")
             structlog.get_logger("slawatch.test").bind(clock="c1").info("sla_breach", cycle=1)
@@ -59,3 +65,36 @@ class TestJsonLogging:
         assert [("hello world", "warning", None), ("sla_breach", "info", "c1")] == [
             (line["event"], line["level"], line.get("clock")) for line in lines
         ]
+
+
+class ConsumerRecord:
+    """Stands in for aiokafka's record: its repr shows the message value."""
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"ConsumerRecord(value={self.value!r})"
+
+
+class TestNoMessageBytes:
+    """Message bytes stay out of the log at every level, whoever logs them."""
+
+    def test_debug_lines_carry_no_payload(self) -> None:
+        """At DEBUG: aiokafka's debug is held back; bytes and records in any line are redacted."""
+        payload = b'{"customer":"Zhang San","phone":"13800138000"}'
+        stream = _log_to_buffer("debug")
+        try:
+            logging.getLogger("aiokafka.consumer.fetcher").debug("Fetched %r", payload)
+            logging.getLogger("faust.transport.producer").debug("send %s", payload)
+            logging.getLogger("faust.agents").debug("value %r", ConsumerRecord(payload))
+            logging.getLogger("mode").debug("args %(v)s", {"v": payload})
+            structlog.get_logger("slawatch.test").debug("decoded", value=payload)
+            text = stream.getvalue()
+            lines = [json.loads(line)["event"] for line in text.splitlines()]
+        finally:
+            structlog.reset_defaults()
+            logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+        assert ("13800138000" in text, "Zhang" in text) == (False, False)
+        assert ["value '<ConsumerRecord>'", f"args <{len(payload)} bytes>", "decoded"] == lines

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,10 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sla.records import BreachRecord, OutcomeRecord
+from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
 from sla.reports import Chart, Report, Table
 from slawatch.cli import app
-from slawatch.replay import Source, parse_sources, read_records
+from slawatch.replay import Source, parse_sources, read_records, replay_files
+from slawatch.report import read_outcomes_file
 from slawatch.report_render import report_html
 from streams.topics import load_topics
 
@@ -21,6 +25,7 @@ POLICY = """\
 version: "cli-1"
 clocks:
   - id: first_response
+    name: {zh-CN: 首次回复, en: First response}
     case_kind: complaint
     start: [complaint_registered]
     stop: [complaint_acknowledged]
@@ -89,12 +94,64 @@ class TestReplayCommand:
             ],
         )
         assert 0 == result.exit_code, result.output
-        outcomes = [OutcomeRecord.model_validate_json(x) for x in (out / "outcomes.jsonl").open()]
+        rows = [json.loads(x) for x in (out / "outcomes.jsonl").open()]
+        outcomes = [OutcomeRecord.model_validate(r) for r in rows if r["type"] == "outcome"]
         breaches = [BreachRecord.model_validate_json(x) for x in (out / "breaches.jsonl").open()]
         assert ([("A", "met")], [("B", "breach")]) == (
             [(r.case_id, r.outcome) for r in outcomes],
             [(r.case_id, r.type) for r in breaches],
         )
+
+    def test_clocks_still_running_are_open_rows_with_elapsed_time(
+        self, files: dict[str, Path]
+    ) -> None:
+        """B (breached, still running) and C (running) are `open` rows; A ended; D never began.
+
+        The watermark is C's start (the last event, lateness 5 minutes after it is the
+        default): B has run 3 days - 1 hour - 5 minutes, C not at all yet.
+        """
+        out = files["dir"] / "out"
+        args = ["-t", str(files["topics"]), "-p", str(files["policy"]), "--no-progress"]
+        result = CliRunner().invoke(app, ["replay", str(files["log"]), *args, "--out", str(out)])
+        assert 0 == result.exit_code, result.output
+        rows = [json.loads(x) for x in (out / "outcomes.jsonl").open()]
+        still = [OpenCycleRecord.model_validate(r) for r in rows if r["outcome"] == "open"]
+        watermark = T0 + timedelta(days=3) - timedelta(minutes=5)
+        assert [(r.case_id, r.breached, r.elapsed_seconds, r.as_of) for r in still] == [
+            ("B", True, (watermark - T0 - timedelta(hours=1)).total_seconds(), watermark),
+            ("C", False, 0.0, watermark),
+        ]
+        assert still[0].outcome_id == "B/first_response/1/outcome"
+        assert "2 of them clocks still open" in result.output
+
+    def test_summary_warns_of_cases_seen_again_after_retention(
+        self, files: dict[str, Path]
+    ) -> None:
+        """A comes back 5 days after its cycle ended; retention of 1 day had forgotten it."""
+        again = {**json.loads(line("A", "complaint_registered", T0 + timedelta(days=5)))}
+        again["event_id"] = "A-again"
+        with files["log"].open("a", encoding="utf-8") as log:
+            log.write(json.dumps(again) + "\n")
+        out = files["dir"] / "out"
+        args = ["-t", str(files["topics"]), "-p", str(files["policy"]), "--no-progress"]
+        result = CliRunner().invoke(
+            app,
+            ["replay", str(files["log"]), *args, "--retention-days", "1", "--out", str(out)],
+        )
+        assert 0 == result.exit_code, result.output
+        assert "warning: 1 cases got events again after retention forgot them" in result.output
+        ids = [json.loads(x)["outcome_id"] for x in (out / "outcomes.jsonl").open()]
+        assert "A/first_response/2/outcome" in ids
+        assert len(ids) == len(set(ids))
+
+    def test_report_from_the_file_skips_open_rows(self, files: dict[str, Path]) -> None:
+        """`report --outcomes` reads a replay's file: the open rows are not outcomes."""
+        out = files["dir"] / "out"
+        args = ["-t", str(files["topics"]), "-p", str(files["policy"])]
+        CliRunner().invoke(
+            app, ["replay", str(files["log"]), *args, "--out", str(out), "--no-progress"]
+        )
+        assert [r.case_id for r in read_outcomes_file(out / "outcomes.jsonl")] == ["A"]
 
     def test_summary_reports_open_clocks(self, files: dict[str, Path]) -> None:
         """The summary says how many clocks were still running, and how many had breached."""
@@ -170,3 +227,116 @@ class TestHtml:
             False,
             False,
         )
+
+
+CSV_TOPICS = """\
+version: 1
+topics:
+  - name: tickets.csv
+    format: csv
+    csv: {columns: [ticket, kind, at, note]}
+    case_kind: complaint
+    fields:
+      case_id: $.ticket
+      event_type: $.kind
+      occurred_at: $.at
+    event_id_from: [case_id, event_type, occurred_at]
+"""
+
+
+class TestBadRecords:
+    """One bad record never stops a replay: it is counted with file and line, the run goes on."""
+
+    def test_hostile_times_and_bytes_are_counted_and_skipped(self, files: dict[str, Path]) -> None:
+        """Year 1 and 9999, a bare number, garbage and a BOM'd line around good events."""
+        good = files["log"].read_text(encoding="utf-8").splitlines()
+        hostile = [
+            line("Y1", "complaint_registered", T0).replace(
+                T0.isoformat(), "0001-01-01T00:00:00+08:00"
+            ),
+            line("Y9", "complaint_registered", T0).replace(
+                T0.isoformat(), "9999-12-31T23:59:59-08:00"
+            ),
+            line("N", "complaint_registered", T0).replace(f'"{T0.isoformat()}"', "1794360600"),
+            "{not json",
+            "\ufeff" + line("D", "complaint_registered", T0 + timedelta(hours=5)),
+        ]
+        log = files["dir"] / "hostile.jsonl"
+        log.write_text("\n".join([*good[:2], *hostile, *good[2:]]) + "\n", encoding="utf-8")
+        result, stats = replay_files([str(log)], files["topics"], files["policy"])
+        assert {
+            "complaints.lifecycle: implausible_timestamp": 2,
+            "complaints.lifecycle: ambiguous_timestamp": 1,
+            "complaints.lifecycle: invalid_json": 1,
+        } == dict(stats.rejected)
+        assert [f"{log}:{n}" for n in (3, 4, 5, 6)] == [e.split(": ")[0] for e in stats.examples]
+        assert (9, 5) == (stats.records, stats.decoded)
+        assert {"A", "B", "C", "D"} == {o.case_id for o in result.outcomes} | {
+            c.ref.case_id for c in result.open_clocks
+        }
+
+    def test_quoted_newline_and_bom_in_csv(self, tmp_path: Path, files: dict[str, Path]) -> None:
+        """A quoted cell holding a line break is one record; a BOM starting a row is dropped."""
+        topics = tmp_path / "csv-topics.yaml"
+        topics.write_text(CSV_TOPICS, encoding="utf-8")
+        log = tmp_path / "tickets.csv"
+        log.write_bytes(
+            b"ticket,kind,at,note\n"
+            b'T-1,complaint_registered,2026-11-02T09:00:00+00:00,"called back\nleft a message"\n'
+            b"\xef\xbb\xbfT-2,complaint_registered,2026-11-02T10:00:00+00:00,\n"
+            b"T-1,complaint_acknowledged,2026-11-02T11:00:00+00:00,done\n"
+        )
+        result, stats = replay_files([str(log)], topics, files["policy"])
+        assert (3, 3, {}) == (stats.records, stats.decoded, dict(stats.rejected))
+        assert [("T-1", "met")] == [(o.case_id, o.outcome) for o in result.outcomes]
+        assert ["T-2"] == [c.ref.case_id for c in result.open_clocks]
+
+
+class TestReportLanguage:
+    def run_report(self, files: dict[str, Path], kind: str, *extra: str) -> Path:
+        out = files["dir"] / f"{kind}{'-'.join(extra)}.out"
+        args = ["report", kind, "--log", str(files["log"]), "-p", str(files["policy"])]
+        args += ["-t", str(files["topics"]), "--all", "-o", str(out), *extra]
+        result = CliRunner().invoke(app, args)
+        assert 0 == result.exit_code, result.output
+        return out
+
+    def test_csv_opens_in_excel_with_chinese_titles(self, files: dict[str, Path]) -> None:
+        """The CSV starts with a UTF-8 byte-order mark (Excel reads it as UTF-8) and is Chinese."""
+        raw = self.run_report(files, "weekly", "--format", "csv", "--case-kind", "complaint")
+        data = raw.read_bytes()
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+        assert (b"\xef\xbb\xbf", ["# 投诉周报", "全部数据"]) == (data[:3], rows[0])
+        header = rows.index(["# 各时限按时率"]) + 1
+        assert ["时限", "周期数", "按时", "超时"] == rows[header][:4]
+        assert "首次回复" == rows[header + 1][0]  # the clock by its name in the policy
+
+    def test_english_on_request(self, files: dict[str, Path]) -> None:
+        """--lang en keeps the English titles (and still the byte-order mark)."""
+        raw = self.run_report(files, "monthly", "--format", "csv", "--lang", "en")
+        text = raw.read_bytes().decode("utf-8-sig")
+        assert text.startswith("# Monthly responsibility report,all data")
+
+    @pytest.mark.parametrize("kind", ["weekly", "monthly"])
+    def test_every_label_is_translated(self, files: dict[str, Path], kind: str) -> None:
+        """Every title, heading and note of both reports reads in Chinese (none left English)."""
+        from slawatch.report import ReportOptions, build
+        from slawatch.report_locale import localize
+
+        options = ReportOptions(
+            kind=kind,  # type: ignore[arg-type]
+            logs=(str(files["log"]),),
+            topics=files["topics"],
+            policies=files["policy"],
+            everything=True,
+        )
+        report = localize(build(options))
+        texts = [report.title, *report.notes]
+        for table in report.tables:
+            texts += [table.title, *table.columns, *([table.note] if table.note else [])]
+        assert [] == [t for t in texts if not re.search(r"[\u4e00-\u9fff]", t)]
+
+    def test_html_page_declares_its_language(self, files: dict[str, Path]) -> None:
+        """The HTML report says lang="zh-CN" so browsers pick Chinese fonts."""
+        page = self.run_report(files, "weekly", "--format", "html").read_text("utf-8")
+        assert '<html lang="zh-CN">' in page

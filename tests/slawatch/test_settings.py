@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from slawatch.settings import Settings, SettingsError
+from slawatch.settings import PACKAGE_CONFIG, Settings, SettingsError
 
 
 class TestSettings:
@@ -18,8 +16,8 @@ class TestSettings:
 
         assert (
             "kafka://127.0.0.1:19092",
-            Path("config/policies.yaml"),
-            Path("config/topics.yaml"),
+            PACKAGE_CONFIG / "policies.yaml",
+            PACKAGE_CONFIG / "topics.yaml",
             "slawatch",
             4,
             "memory://",
@@ -87,3 +85,41 @@ class TestSettings:
             )
             if part in message
         ]
+
+
+class TestAdvertisedUrl:
+    def test_reachable_url_for_the_other_workers(self) -> None:
+        """Explicit, from host and port, or this host's name when bound to every address."""
+        import socket
+
+        assert (
+            "http://slawatch-1.slawatch:6066",
+            "http://10.0.0.7:7000",
+            f"http://{socket.getfqdn()}:6066",
+        ) == (
+            Settings(web_advertise="http://slawatch-1.slawatch:6066/").advertised_url(),
+            Settings(web_host="10.0.0.7", web_port=7000).advertised_url(),
+            Settings(web_host="0.0.0.0").advertised_url(),
+        )
+
+
+class TestRetention:
+    def test_retention_is_a_duration_with_a_week_by_default(self) -> None:
+        """SLAWATCH_RETENTION reads like every duration; unset it is seven days."""
+        from datetime import timedelta
+
+        from slawatch.settings import Settings
+
+        assert (timedelta(days=7), timedelta(minutes=2)) == (
+            Settings.from_env({}).retention,
+            Settings.from_env({"SLAWATCH_RETENTION": "2m"}).retention,
+        )
+
+    def test_a_retention_of_nothing_is_refused(self) -> None:
+        """A case must be kept for some time: 0 is refused, naming the variable."""
+        import pytest
+
+        from slawatch.settings import Settings, SettingsError
+
+        with pytest.raises(SettingsError, match="SLAWATCH_RETENTION"):
+            Settings.from_env({"SLAWATCH_RETENTION": "0"})

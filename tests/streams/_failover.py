@@ -879,7 +879,8 @@ class FailoverRun:
             found = []
             for m in live:
                 assert m.process is not None
-                status, body = m.process.get(f"/cases/{case.case_id}")
+                # local: each worker's own table, not the owner's answer forwarded
+                status, body = m.process.get(f"/cases/{case.case_id}", local=True)
                 if status == 200:
                     found.append((m.name, body))
             return found

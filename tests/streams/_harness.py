@@ -65,11 +65,18 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def get(self, path: str, timeout: float = 3.0) -> tuple[int, Any]:
-        """GET ``path`` from the worker's web server: (status, parsed JSON or text)."""
-        url = f"http://127.0.0.1:{self.port}{path}"
+    def get(self, path: str, timeout: float = 3.0, *, local: bool = False) -> tuple[int, Any]:
+        """GET ``path`` from the worker's web server: (status, parsed JSON or text).
+
+        ``local``: ask as another worker would, so this worker answers from its own
+        partitions only (no forwarding to the case's owner, no gathering).
+        """
+        from streams.forward import FORWARDED
+
+        headers = {FORWARDED: "test"} if local else {}
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
                 body = resp.read().decode()
                 status = resp.status
         except urllib.error.HTTPError as exc:
@@ -242,6 +249,8 @@ class Stack:
             "SLAWATCH_WEB_PORT": str(self.web_port),
             "SLAWATCH_LOG_FORMAT": "json",
             "SLAWATCH_TIMER_MAX_SLEEP": "0.5",
+            "SLAWATCH_ALLOW_LOOPBACK_ACK_LINKS": "1",
+            "SLAWATCH_DEBUG_ENDPOINTS": "1",  # the tests read /cases/{id}
         }
         env.update({f"SLAWATCH_TOPIC_{role.upper()}": t for role, t in self.topics.items()})
         env.update(self.extra_env)
@@ -288,3 +297,14 @@ class Stack:
 def by_case(values: Iterable[dict[str, Any]], case_id: str) -> list[dict[str, Any]]:
     """Records of one case."""
     return [v for v in values if v.get("case_id") == case_id]
+
+
+def one_clock_policy(version: str, limit: str = "1h", team: str | None = None) -> str:
+    """A policy of one complaint clock, ``first_response``: registered to acknowledged."""
+    owner = f"    team: {team}\n" if team else ""
+    return (
+        f'version: "{version}"\nclocks:\n  - id: first_response\n'
+        "    name: {zh-CN: 首次回复, en: First response}\n    case_kind: complaint\n"
+        "    start: [complaint_registered]\n    stop: [complaint_acknowledged]\n"
+        f"    limit: {limit}\n{owner}"
+    )

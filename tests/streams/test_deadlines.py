@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.deadlines import DeadlineIndex, DueEntry, run_due_timer
+from streams.deadlines import DeadlineIndex, DueEntry, by_partition, run_due_timer
 
 
 class FakeClock:
@@ -114,8 +114,9 @@ class TestDueTimer:
         sent: list[str] = []
         state = {"ready": False, "loops": 0}
 
-        async def send(entry: DueEntry) -> None:
-            sent.append(entry.case_id)
+        async def send(partition: int, entries: list[DueEntry]) -> None:
+            assert {partition} == {e.partition for e in entries}
+            sent.extend(e.case_id for e in entries)
 
         def stopped() -> bool:
             state["loops"] += 1
@@ -135,3 +136,17 @@ class TestDueTimer:
         )
 
         assert ["a", "b"] == sent
+
+
+class TestByPartition:
+    """Due entries leave as one command per partition."""
+
+    def test_groups_in_due_order(self) -> None:
+        """Each partition's entries form one group, earliest first."""
+        entries = [DueEntry(3.0, "c", 1), DueEntry(1.0, "a", 0), DueEntry(2.0, "b", 1)]
+
+        groups = by_partition(entries)
+
+        assert {0: ["a"], 1: ["b", "c"]} == {
+            p: [e.case_id for e in group] for p, group in groups.items()
+        }

@@ -251,6 +251,27 @@ class TestCanonical:
             (canonical_event(case_id=""), "invalid_event", "case_id"),
             (canonical_event(case_id=5), "invalid_event", "case_id"),
             (canonical_event(colour="red"), "invalid_event", "colour"),
+            (canonical_event(occurred_at=1794360600), "ambiguous_timestamp", "occurred_at"),
+            (canonical_event(occurred_at="1794360600000"), "ambiguous_timestamp", "epoch_ms"),
+            (
+                canonical_event(attributes={"promised_by": 1794360600}),
+                "ambiguous_timestamp",
+                "attributes.promised_by",
+            ),
+            (canonical_event(case_id="\ufeffCP-1"), "control_character", "U+FEFF"),
+            (canonical_event(case_id="CP-1\r\nforged"), "control_character", "U+000D"),
+            (canonical_event(event_id="e\x00"), "control_character", "event_id"),
+            (
+                canonical_event(event_type="complaint\u2028registered"),
+                "control_character",
+                "U+2028",
+            ),
+            (canonical_event(case_kind="complaint\x85"), "control_character", "case_kind"),
+            (
+                canonical_event(attributes={"team": "cs\nfront"}),
+                "control_character",
+                "attributes.team",
+            ),
             (
                 canonical_event(attributes={"promised_by": "2026-11-11T09:30:00"}),
                 "naive_timestamp",
@@ -394,6 +415,7 @@ class TestFieldMapping:
             ({"promise": "tomorrow"}, "bad_timestamp", "$.promise"),
             ({"waybill": {"number": ["a"]}}, "invalid_event", "$.waybill.number"),
             ({"waybill": {"number": True}}, "invalid_event", "$.waybill.number"),
+            ({"waybill": {"number": "SF1\r\nX"}}, "control_character", "case_id"),
             ({"site": {"province": {"code": 1}}}, "invalid_event", "$.site.province"),
             ({"id": "x" * 300}, "invalid_event", "event_id"),
         ],
@@ -469,6 +491,16 @@ class TestCsv:
         """Wrong column counts, several records and bad bytes are invalid_csv."""
         error = error_of(CSV, value)
         assert ("invalid_csv", True) == (error.reason, named in error.detail)
+
+    def test_control_character_in_quoted_cell(self) -> None:
+        """A quoted cell holding CR/LF is read whole, then refused for its control character."""
+        error = error_of(CSV, b'"T-1\r\nX",email_received,1794360600,cn-sh')
+        assert ("control_character", True) == (error.reason, "case_id" in error.detail)
+
+    def test_leading_bom_is_dropped(self) -> None:
+        """A byte-order mark starting a record is not part of the first cell (the case id)."""
+        event = CSV.decode(None, b"\xef\xbb\xbfT-1,email_received,1794360600,cn-sh")
+        assert "T-1" == event.case_id
 
     def test_null_values(self) -> None:
         """A cell listed in null_values (ServiceNow's ``?``) counts as no value."""
@@ -627,8 +659,8 @@ class TestPersonalAttributes:
         """Codes, staff ids and times do not."""
         assert not looks_personal(name)
 
-    def test_canonical_drops_personal_and_nested(self) -> None:
-        """A canonical event keeps declared and plain extra attributes, nothing personal."""
+    def test_canonical_keeps_declared_attributes_only(self) -> None:
+        """Without an allow-list a canonical event keeps only declared attributes."""
         attributes = {
             "region": "cn-gd",
             "customer_name": "Zhang San",
@@ -636,11 +668,14 @@ class TestPersonalAttributes:
             "receiver": {"address": "1 Road"},
             "info": {"note": "x"},
             "source_system": "crm",
+            "客户姓名": "张三",
+            "手机": "13800138000",
+            "customer": "Zhang San",
+            "recipient": "Li Si",
+            "note": "Zhang San 138 0013 8000",
         }
         event = CANONICAL.decode(None, orjson.dumps(canonical_event(attributes=attributes)))
-        assert {"region": "cn-gd", "source_system": "crm"} == event.attributes.model_dump(
-            exclude_none=True
-        )
+        assert {"region": "cn-gd"} == event.attributes.model_dump(exclude_none=True)
 
     def test_canonical_allow_list(self) -> None:
         """With extra_attributes set, only the listed extra attributes are kept."""

@@ -22,10 +22,14 @@ import redis
 from pytest_httpserver import HTTPServer
 
 from sla.config_file import ConfigError
+from sla.policy_file import load_policy
+from slawatch.settings import Settings
+from streams.app import create_app
 from streams.broker import TansuBroker
 from streams.topics import load_topics
 from tests.streams._harness import Stack, TopicReader, canonical, wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 POLICY = """\
 version: "privacy-1"
 allowed_lateness: 1s
@@ -109,6 +113,26 @@ class TestTopicsConfig:
         assert frozenset({"ticket_source"}) == load_topics(path).mappings()["a.b"].extra_attributes
 
 
+class TestDebugEndpoints:
+    @pytest.mark.parametrize(
+        ("env", "served"), [({}, False), ({"SLAWATCH_DEBUG_ENDPOINTS": "1"}, True)]
+    )
+    def test_off_unless_asked_for(self, tmp_path: Path, env: dict[str, str], served: bool) -> None:
+        """/cases/{id} and its explain view are only served with SLAWATCH_DEBUG_ENDPOINTS=1."""
+        settings = Settings.from_env(
+            {"SLAWATCH_DATADIR": str(tmp_path), "SLAWATCH_ALERTS": "off", **env}
+        )
+        runtime = create_app(
+            settings, policy=load_policy(ROOT / "config" / "policies.yaml"), mappings={}
+        )
+        paths = set(runtime.app.web.views)
+        assert (served, served, True) == (
+            "/cases/{case_id}" in paths,
+            "/cases/{case_id}/explain" in paths,
+            "/metrics" in paths,
+        )
+
+
 def partner_topic(stack: Stack) -> str:
     """The field-mapped source topic of ``stack``."""
     return f"{stack.name}.partner"
@@ -128,6 +152,7 @@ def stack(
         "SLAWATCH_ACK_SECRET": "privacy-ack-secret-0123456789",
         "HOOK_URL": httpserver.url_for("/hook"),
         "HOOK_SECRET": "privacy-webhook-secret",
+        "SLAWATCH_LOG_LEVEL": "debug",  # Faust and aiokafka log message bytes at debug
     }
     s = Stack(tansu.bootstrap, tmp_path, POLICY, extra_env=env)
     s.topics_path.write_text(
@@ -202,6 +227,9 @@ class TestNoPersonalData:
                 mobile=PHONE_SPACED,
                 address=ADDRESS_ZH,
                 receiver={"name": NAME_ZH, "address": ADDRESS},
+                # names no word list recognises: only the allow-list stops them
+                **{"客户姓名": NAME_ZH, "手机": PHONE, "customer": NAME, "recipient": NAME},
+                note=f"{NAME} {PHONE_SPACED} {ADDRESS}",
             )
         )
         partner = {

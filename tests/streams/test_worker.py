@@ -37,6 +37,9 @@ calendars:
       sat: []
       sun: []
     holidays: china
+teams:
+  desk: {}
+regions: [sh]  # metric label values come from the policy; others are "other"
 clocks:
   - id: first_response
     case_kind: complaint
@@ -290,6 +293,39 @@ class TestRestart:
         assert sorted(open_cases + more) == sorted(b["case_id"] for b in everything)
         assert 0 == len([o for o in outcomes.values() if o["case_id"] in open_cases + more])
         assert third.alive()
+
+
+class TestRocksDbRestart:
+    """The RocksDB store keeps a worker's cases on disk across a restart on the same host."""
+
+    def test_state_and_deadlines_survive_a_restart_on_the_same_datadir(self, stack: Stack) -> None:
+        """Cases written before SIGTERM are read back from RocksDB whole; their deadlines,
+        passed while no worker ran, fire once after the restart."""
+        stack.extra_env["SLAWATCH_STORE"] = "rocksdb://"
+        first = stack.start_worker()
+        breaches = stack.reader("breaches")
+        t0 = _now()
+        cases = [f"R-{i}" for i in range(10)]
+        stack.send(
+            *(canonical(f"{c}-o", c, "ticket_opened", t0, case_kind="ticket") for c in cases)
+        )
+        wait_for(
+            lambda: first.metric("slawatch_clocks_open", clock="ticket_deadline") == 10,
+            30,
+            "10 open cases in the first worker",
+        )
+        before = _started(_states(stack, 0, cases))
+        assert 0 == first.stop()
+        wait_for(lambda: _now() > t0 + timedelta(seconds=9), 15, "the deadlines to pass")
+
+        second = stack.start_worker()
+        recovered = second.wait_ready()["recovered"]
+        after = _started(_states(stack, 1, cases))
+        found = breaches.wait(lambda v: len(v) >= 10, 40, "10 breaches after the restart")
+
+        assert (10, before) == (recovered["cases"], after)
+        assert sorted(cases) == sorted(b["case_id"] for b in found)
+        assert list((stack.tmp / "data").rglob("CURRENT")), "no RocksDB database was written"
 
 
 class TestWorkingCalendar:

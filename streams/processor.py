@@ -1,0 +1,434 @@
+"""The case processor: decode → engine → effects → store → deadline index, a batch at a time.
+
+The clock agent (and the shadow agent, with its own engine and table) hands every batch of
+messages it takes from its channel to :meth:`CaseProcessor.process`. For each message, in
+order, the processor finds the case ids and what happened to them (a canonical event, or a
+timer command naming the cases that fell due), runs the pure engine on the case's current
+state and carries out the effects (records sent, counters). A case touched several times in
+one batch stays in memory between its messages and is written to the table **once**, after
+the batch's records were handed to the producer, so:
+
+* records are sent before the state that implies them is stored: a crash repeats records
+  (their ids are deterministic, readers dedupe) but never loses one;
+* the table, its changelog and the deadline index see one write per case per batch.
+
+The table value of a case is a :class:`~streams.case_row.CaseRow`, stored as JSON bytes.
+
+What goes wrong is handled by one :class:`ErrorPolicy`: a message that cannot be processed is
+dead-lettered with its reason and the batch goes on; a record the producer cannot send is
+retried, and if it still cannot be sent the worker stops with an error so the batch is read
+again after the restart (docs/design.md, Errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from faust.streams import _current_event
+
+from sla.effects import Effect
+from sla.engine import CaseState, ClockTrack, Engine, Step
+from sla.events import LifecycleEvent
+from streams.case_row import CaseRow, decode_row, encode_row
+from streams.codec import decode_due, decode_event
+from streams.deadlines import DeadlineIndex
+
+__all__ = [
+    "CaseProcessor",
+    "CaseTable",
+    "EffectHandler",
+    "ErrorPolicy",
+    "SendFailed",
+    "summarize",
+]
+
+log = structlog.get_logger("slawatch.processor")
+
+#: How many case states the processor keeps as objects beside their stored rows, so that the
+#: next event of a recently touched case skips parsing its row. Bounded, because every object
+#: kept is one more for the garbage collector to walk.
+LIVE_STATES = 4_096
+
+#: How long the cycle numbering of a case retention forgot is kept (a row of ~100 bytes), so
+#: an event for it after that starts cycle numbers where they were, not at 1 (outcome ids are
+#: case/clock/cycle and must not repeat). After it the case starts afresh, with a warning.
+FORGOTTEN_KEEP = timedelta(days=90)
+
+
+class EffectHandler(Protocol):
+    """Carries out the engine's effects for one message (records, counters, log lines)."""
+
+    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None: ...
+
+
+class CaseTable(Protocol):
+    """The part of a Faust table the processor uses."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def __setitem__(self, key: str, value: Any) -> None: ...
+
+    def __delitem__(self, key: str) -> None: ...
+
+
+class SendFailed(RuntimeError):
+    """A record could not be handed to Kafka after every retry; the worker must stop."""
+
+
+@dataclass(frozen=True)
+class ErrorPolicy:
+    """What the processor does when something fails (one place, named, tested).
+
+    Attributes:
+        send_attempts: tries of one effect batch before the worker stops (``SendFailed``).
+        send_backoff: seconds before the second try, doubled after each further one.
+    """
+
+    send_attempts: int = 5
+    send_backoff: float = 0.2
+
+    async def send(self, emit: Callable[[], Awaitable[None]], ctx: dict[str, Any]) -> None:
+        """Run ``emit``; retry with backoff; raise :class:`SendFailed` when it never succeeds.
+
+        A retry may repeat records already handed over: their ids are deterministic and every
+        reader deduplicates, so a repeat is harmless and a loss is not.
+        """
+        delay = self.send_backoff
+        for attempt in range(1, self.send_attempts + 1):
+            try:
+                await emit()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "record_send_failed",
+                    attempt=attempt,
+                    of=self.send_attempts,
+                    error=f"{type(exc).__name__}: {exc}",
+                    **ctx,
+                )
+                if attempt == self.send_attempts:
+                    raise SendFailed(
+                        f"could not send the records of {ctx.get('topic')}[{ctx.get('partition')}]"
+                        f"@{ctx.get('offset')} after {attempt} tries: {exc}; the worker stops so "
+                        "the message is processed again when it restarts"
+                    ) from exc
+                await asyncio.sleep(delay)
+                delay *= 2
+
+
+def summarize(state: CaseState) -> tuple[list[str], list[str]]:
+    """Clock ids with an open cycle in ``state``, and those past their last warning.
+
+    A clock is near breach when every warning threshold of its running cycle has passed and
+    the breach has not been sent.
+    """
+    open_: list[str] = []
+    near: list[str] = []
+    for clock_id, cycle in state.running():
+        open_.append(clock_id)
+        warn_at = cycle.terms.warn_at
+        if warn_at and not cycle.breach_emitted and max(warn_at) in cycle.warned:
+            near.append(clock_id)
+    return sorted(open_), sorted(near)
+
+
+@dataclass
+class _Touched:
+    """A case the batch touched: what the table held (bytes, and parsed) and what it holds now."""
+
+    partition: int
+    stored: Any
+    row: CaseRow | None
+    loaded: CaseState | None
+    state: CaseState | None
+    next_due: datetime | None
+    event: Any = field(default=None, repr=False)
+    #: Clock id -> cycles numbered, of a case retention forgot (its marker row), or of the
+    #: case being forgotten now.
+    forgotten: dict[str, int] | None = None
+    #: The marker of a forgotten case has been kept long enough: delete it.
+    expire: bool = False
+
+
+#: Called after each case write: (partition, old open, old near, new open, new near clocks).
+GaugeUpdate = Callable[[int, Sequence[str], Sequence[str], Sequence[str], Sequence[str]], None]
+#: Returns the canonical event of a source message read directly, or None (handled).
+SourceDecoder = Callable[[Any], Awaitable[LifecycleEvent | None]]
+#: Handles a message that could not be processed: (message, reason, detail).
+DeadLetter = Callable[[Any, str, str], Awaitable[None]]
+
+
+class CaseProcessor:
+    """One engine's path from messages to stored state; see the module docstring.
+
+    Args:
+        engine: the pure case engine.
+        table: the table of case rows (``cases``, or the shadow's).
+        index: the deadline index of this engine.
+        effects: carries out effects (the live sink, or the shadow's).
+        due_topic: name of the timer-command topic of this engine.
+        sources: source topic name -> decoder, for sources read directly (keyed by case id);
+            every other topic of the channel carries canonical events.
+        dead_letter: handles a message that could not be processed.
+        on_write: called after each case write (gauges); None: nothing.
+        on_revive: called when a case retention forgot gets an event again (a counter).
+        interrupted: true once a rebalance has begun: the rest of the batch is left for the
+            partition's next owner (Faust does not commit what it acks during a rebalance,
+            streams/skipped_acks.py), so the worker gives its partitions up at once instead of
+            writing state for partitions that may no longer be its own.
+        errors: the error policy.
+        now: the wall clock (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        table: CaseTable,
+        index: DeadlineIndex,
+        effects: EffectHandler,
+        due_topic: str,
+        sources: dict[str, SourceDecoder] | None = None,
+        dead_letter: DeadLetter,
+        on_write: GaugeUpdate | None = None,
+        on_revive: Callable[[], None] | None = None,
+        interrupted: Callable[[], bool] = lambda: False,
+        errors: ErrorPolicy | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.index = index
+        self._effects = effects
+        self._due_topic = due_topic
+        self._sources = sources or {}
+        self._dead_letter = dead_letter
+        self._on_write = on_write
+        self._on_revive = on_revive
+        self._interrupted = interrupted
+        self._errors = errors or ErrorPolicy()
+        self._now = now
+        self._live: dict[str, tuple[Any, CaseRow, CaseState]] = {}
+        self.partition_mismatches = 0
+        #: Cases retention forgot that got events again (their cycles numbered on).
+        self.revived = 0
+
+    async def process(self, batch: Sequence[Any]) -> None:
+        """Process a batch of Faust events (messages of one channel) in order."""
+        touched: dict[str, _Touched] = {}
+        now = self._now()
+        for event in batch:
+            if self._interrupted():
+                break
+            message = event.message
+            if message.topic == self._due_topic:
+                await self._due(event, touched, now)
+            else:
+                await self._lifecycle(event, touched, now)
+        self._store(touched)
+
+    async def _lifecycle(self, event: Any, touched: dict[str, _Touched], now: datetime) -> None:
+        message = event.message
+        decode = self._sources.get(message.topic)
+        if decode is not None:
+            canonical = await decode(message)
+            if canonical is None:
+                return  # dead-lettered or skipped (counted by the decoder)
+        else:
+            try:
+                canonical = decode_event(message.value)
+            except ValueError as exc:
+                await self._dead_letter(message, "invalid_event", f"{type(exc).__name__}: {exc}")
+                return
+        case = self._case(canonical.case_id, message.partition, touched)
+        state = case.state
+        if state is None and case.forgotten is not None:
+            state = revived(canonical, case.forgotten)
+        try:
+            step = self.engine.apply(state, canonical, now)
+        except Exception as exc:  # one poisoned event must not stop every clock
+            log.error("clock_event_failed", error=f"{type(exc).__name__}: {exc}", **_ctx(message))
+            await self._dead_letter(message, "processing_failed", f"{type(exc).__name__}: {exc}")
+            return
+        if state is not case.state:
+            if step.state is state:  # nothing took the event: the case stays forgotten
+                await self._carry_out(case, replace(step, state=None), event, keep=True)
+                return
+            self.revived += 1
+            if self._on_revive is not None:
+                self._on_revive()
+            log.warning(
+                "forgotten_case_seen_again",
+                case_id=canonical.case_id,
+                cycles=case.forgotten,
+                **_ctx(message),
+            )
+            case.forgotten = None
+        await self._carry_out(case, step, event)
+
+    async def _due(self, event: Any, touched: dict[str, _Touched], now: datetime) -> None:
+        message = event.message
+        try:
+            case_ids = decode_due(message.value)
+        except ValueError as exc:
+            await self._dead_letter(message, "invalid_timer", str(exc))
+            return
+        for case_id in case_ids:
+            case = self._case(case_id, message.partition, touched)
+            if case.state is None:
+                if case.forgotten is not None and case.next_due is not None:
+                    if now >= case.next_due:  # kept long enough: forget it for good
+                        case.expire, case.event = True, event
+                    continue
+                self.index.set(message.partition, case_id, None)
+                continue
+            try:
+                step = self.engine.advance(case.state, now)
+            except Exception as exc:  # one broken case must not stop the others
+                log.error(
+                    "clock_timer_failed", error=f"{type(exc).__name__}: {exc}", **_ctx(message)
+                )
+                continue
+            await self._carry_out(case, step, event)
+
+    def _case(self, case_id: str, partition: int, touched: dict[str, _Touched]) -> _Touched:
+        """The case's current state: from this batch, else from the table."""
+        case = touched.get(case_id)
+        if case is not None:
+            return case
+        stored = self.table.get(case_id)
+        live = self._live.get(case_id)
+        if stored is None:
+            row, loaded = None, None
+        elif live is not None and live[0] is stored:
+            row, loaded = live[1], live[2]
+        else:
+            row = decode_row(stored)
+            loaded = None if row is None or row["s"] is None else CaseState.from_json(row["s"])
+        if row is not None and row["p"] != partition:
+            self.partition_mismatches += 1
+            log.error(
+                "partition_mismatch",
+                case_id=case_id,
+                stored_partition=row["p"],
+                partition=partition,
+            )
+        case = touched[case_id] = _Touched(partition, stored, row, loaded, loaded, None)
+        if row is not None and row["s"] is None:
+            case.forgotten = dict(row.get("forgotten") or {})
+        if row is not None:
+            due = row["due"]
+            case.next_due = None if due is None else datetime.fromtimestamp(due, UTC)
+        return case
+
+    def _remember(
+        self, case_id: str, stored: Any, row: CaseRow | None, state: CaseState | None
+    ) -> None:
+        """Keep the row and state just written beside the stored bytes they stand for.
+
+        The engine never changes a state it is given (it works on a clone), so the object
+        written last stands for the stored row as long as the table still holds those very
+        bytes (the memory store does; after a recovery, or with RocksDB, the table hands out
+        other objects and the row is parsed again).
+        """
+        live = self._live
+        live.pop(case_id, None)
+        if state is None or row is None:
+            return
+        live[case_id] = (stored, row, state)
+        if len(live) > LIVE_STATES:
+            del live[next(iter(live))]  # the least recently written
+
+    async def _carry_out(self, case: _Touched, step: Step, event: Any, keep: bool = False) -> None:
+        if step.effects:
+            ctx = _ctx(event.message)
+            await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
+        if keep:
+            return  # a forgotten case's marker stays as it is
+        if step.state is None and case.state is not None:
+            # retention forgets the case: remember how far its clocks' cycles were numbered
+            case.forgotten = {clock: track.cycles for clock, track in case.state.clocks.items()}
+            case.next_due = None
+        else:
+            case.next_due = step.next_due
+        case.state = step.state
+        case.event = event
+
+    def _store(self, touched: dict[str, _Touched]) -> None:
+        """Write every case the batch changed, once, under the event that last touched it."""
+        for case_id, case in touched.items():
+            if case.event is None:
+                continue  # read, not changed (a due command for a case already handled)
+            _current_event.set(weakref.ref(case.event))
+            try:
+                self._write(case_id, case)
+            finally:
+                _current_event.set(None)
+
+    def _write(self, case_id: str, case: _Touched) -> None:
+        partition, row = case.partition, case.row
+        old_open, old_near = ([], []) if row is None else (row["open"], row["near"])
+        if case.state is None:
+            if case.forgotten and not case.expire:
+                self._write_marker(case_id, case)
+            elif row is not None:
+                del self.table[case_id]
+                self.index.set(partition, case_id, None)
+            self._remember(case_id, None, None, None)
+            if self._on_write is not None:
+                self._on_write(partition, old_open, old_near, [], [])
+            return
+        open_, near = summarize(case.state)
+        due = None if case.next_due is None else case.next_due.timestamp()
+        if row is not None and case.state is case.loaded:
+            state_json = row["s"]  # ignored or duplicate events only: the state is as read
+        else:
+            state_json = case.state.to_json()
+        new: CaseRow = {"p": partition, "due": due, "open": open_, "near": near, "s": state_json}
+        stored = case.stored
+        if new != row:
+            stored = encode_row(new)
+            self.table[case_id] = stored
+        self._remember(case_id, stored, new, case.state)
+        self.index.set(partition, case_id, due)
+        if self._on_write is not None:
+            self._on_write(partition, old_open, old_near, open_, near)
+
+    def _write_marker(self, case_id: str, case: _Touched) -> None:
+        """Keep a forgotten case's cycle numbering for :data:`FORGOTTEN_KEEP` (a small row)."""
+        if case.row is not None and case.row["s"] is None:
+            return  # already a marker
+        due = self._now().timestamp() + FORGOTTEN_KEEP.total_seconds()
+        marker: CaseRow = {
+            "p": case.partition,
+            "due": due,
+            "open": [],
+            "near": [],
+            "s": None,  # type: ignore[typeddict-item]
+            "forgotten": case.forgotten,  # type: ignore[typeddict-unknown-key]
+        }
+        self.table[case_id] = encode_row(marker)
+        self.index.set(case.partition, case_id, due)
+
+
+def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:
+    """A fresh state for a case retention forgot, its clocks' cycles numbered on.
+
+    Without it the case's next cycle would be number 1 again, and its outcome id one that
+    was already sent.
+    """
+    state = CaseState(event.case_id, event.case_kind)
+    state.clocks = {clock: ClockTrack(cycles=n) for clock, n in numbering.items()}
+    return state
+
+
+def _ctx(message: Any) -> dict[str, Any]:
+    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}

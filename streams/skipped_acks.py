@@ -1,0 +1,66 @@
+"""Never commit a message no agent processed: the fix for records lost around a rebalance.
+
+Faust's stream *skips* a message it pulls while flow control is suspended (a rebalance has
+started) or that was fetched in an earlier consumer generation, and then **acks** it, "so the
+lag does not grow" (``faust/streams.py``, ``_py_aiter``). An acked offset is committed by the
+next periodic commit. If that commit lands before the partitions are revoked, or while they
+are kept across the rebalance, the group's committed offset moves past records that no agent
+handled; after the rebalance the consumer seeks to that offset and the records are never
+read again. No error, no log line: a start event, a timer command or a breach record is gone.
+
+That is how a breach left ``sla.breaches`` without its level-1 notification: the alert agent
+of the worker owning the partition pulled the breach record while a rebalance (a worker
+killed, added or stopped) suspended the flow; the record was skipped and acked, the offset
+committed, and neither that worker nor the next owner ever enqueued the notification. The
+clock agents lose events the same way (a case never started: a breach missing altogether).
+
+:func:`install` wraps ``Consumer.ack`` so that such a message is marked done for Faust's own
+bookkeeping (nothing waits on it during the revoke) but its offset is **not** recorded as
+safe to commit. The committed offset stays before it, and the partition's next owner (this
+worker or another) reads it again. A message that was processed but acked during a
+rebalance is read again too: at-least-once, which every agent handles (duplicates are
+recognised by event id, breach id and notification key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["install", "is_skipped"]
+
+_MARK = "_slawatch_skipped_guard"
+
+
+def is_skipped(app: Any, message: Any) -> bool:
+    """True when Faust's stream would skip ``message`` rather than hand it to an agent."""
+    generation = getattr(message, "generation_id", None)
+    if generation is not None and generation != app.consumer_generation_id:
+        return True
+    return not app.flow_control.is_active()
+
+
+def install() -> None:
+    """Wrap ``faust.transport.consumer.Consumer.ack`` once per process (idempotent)."""
+    from faust.transport import consumer as consumer_module
+    from faust.types.tuples import ack_lock
+    from mode.utils.futures import notify
+
+    cls = consumer_module.Consumer
+    if getattr(cls.ack, _MARK, False):
+        return
+    original = cls.ack
+
+    def ack(self: Any, message: Any) -> bool:
+        if not is_skipped(self.app, message):
+            return bool(original(self, message))
+        with ack_lock:
+            if message.acked:
+                return False
+            message.acked = True  # done for Faust: the revoke does not wait for it
+            self._unacked_messages.discard(message)
+            notify(self._waiting_for_ack)
+        return False  # but not safe to commit: the offset is read again
+
+    setattr(ack, _MARK, True)
+    ack.__doc__ = original.__doc__
+    cls.ack = ack  # type: ignore[method-assign]

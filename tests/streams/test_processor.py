@@ -1,0 +1,276 @@
+"""The case processor, in process: a batch of messages → effects, one write per case, errors.
+
+The table here is a plain dict and the effects go to a list: the processor's contract with
+Faust is ``get``/``__setitem__``/``__delitem__`` on the table and the current-event context,
+both checked below; the real worker against the real broker is tested in test_worker.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from faust.streams import current_event
+
+from sla.effects import Breached, ClockEnded, ClockStarted, Effect
+from sla.engine import Engine
+from sla.events import LifecycleEvent
+from sla.policy import PolicySpec
+from streams.case_row import CaseRow, decode_row
+from streams.codec import encode_due, encode_model
+from streams.deadlines import DeadlineIndex
+from streams.processor import FORGOTTEN_KEEP, CaseProcessor, ErrorPolicy, SendFailed
+
+EVENTS, DUE = "slawatch.events", "slawatch.due"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+POLICY = PolicySpec.model_validate(
+    {
+        "version": "t-1",
+        "clocks": [
+            {
+                "id": "first_response",
+                "case_kind": "complaint",
+                "start": ["complaint_registered"],
+                "stop": ["complaint_acknowledged"],
+                "limit": "1h",
+                "warn_at": [],
+            }
+        ],
+    }
+)
+
+
+@dataclass
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+
+
+@dataclass(eq=False)
+class Event:
+    message: Message
+
+
+class Table(dict[str, Any]):
+    """A dict that records, per write, which message Faust would file the changelog under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, int]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        event = current_event()
+        assert event is not None, "a table write outside a message's context"
+        self.writes.append((key, event.message.partition))
+        super().__setitem__(key, value)
+
+
+@dataclass
+class Effects:
+    sent: list[Effect] = field(default_factory=list)
+    fail: int = 0
+
+    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("broker refused the write")
+        self.sent.extend(effects)
+
+
+def row(table: Table, case_id: str) -> CaseRow:
+    decoded = decode_row(table[case_id])
+    assert decoded is not None
+    return decoded
+
+
+def lifecycle(case: str, kind: str, minutes: int, offset: int, partition: int = 0) -> Event:
+    event = LifecycleEvent.model_validate(
+        {
+            "event_id": f"{case}-{kind}",
+            "case_id": case,
+            "case_kind": "complaint",
+            "event_type": kind,
+            "occurred_at": (NOW - timedelta(minutes=30) + timedelta(minutes=minutes)).isoformat(),
+        }
+    )
+    return Event(Message(EVENTS, partition, offset, encode_model(event)))
+
+
+def processor(
+    table: Table,
+    effects: Effects,
+    dead: list[tuple[str, str]],
+    clock: list[datetime] | None = None,
+    **kw: Any,
+) -> CaseProcessor:
+    now = clock if clock is not None else [NOW]
+
+    async def dead_letter(message: Any, reason: str, detail: str) -> None:
+        dead.append((reason, detail))
+
+    return CaseProcessor(
+        engine=Engine(POLICY, {}),
+        table=table,
+        index=DeadlineIndex(),
+        effects=effects,
+        due_topic=DUE,
+        dead_letter=dead_letter,
+        now=lambda: now[0],
+        **kw,
+    )
+
+
+class TestBatch:
+    def test_one_write_per_case_per_batch(self) -> None:
+        """Two events of one case in one batch: both applied in order, the state written once."""
+        table, effects, dead = Table(), Effects(), []
+        batch = [
+            lifecycle("C-1", "complaint_registered", 0, 10),
+            lifecycle("C-1", "complaint_acknowledged", 20, 11),
+        ]
+
+        asyncio.run(processor(table, effects, dead).process(batch))
+
+        kinds = [type(e).__name__ for e in effects.sent]
+        assert (["ClockStarted", "ClockEnded"], [("C-1", 0)], []) == (kinds, table.writes, dead)
+        assert [] == row(table, "C-1")["open"]
+
+    def test_due_command_advances_every_case_it_names(self) -> None:
+        """One timer command for a partition breaches each overdue case it carries."""
+        table, effects, dead, clock = Table(), Effects(), [], [NOW]
+        proc = processor(table, effects, dead, clock)
+        starts = [lifecycle(c, "complaint_registered", 0, i) for i, c in enumerate(["A", "B"])]
+        asyncio.run(proc.process(starts))
+        clock[0] = NOW + timedelta(hours=1)
+        due = Event(Message(DUE, 0, 0, encode_due(0, ["A", "B"], clock[0])))
+
+        asyncio.run(proc.process([due]))
+
+        breached = sorted(e.record.case_id for e in effects.sent if isinstance(e, Breached))
+        assert (["A", "B"], []) == (breached, dead)
+
+    def test_bad_event_is_dead_lettered_and_the_batch_goes_on(self) -> None:
+        """A message that is not a canonical event is dead-lettered; the next one is applied."""
+        table, effects, dead = Table(), Effects(), []
+        batch = [
+            Event(Message(EVENTS, 0, 1, b'{"case_id": "C-9"}')),
+            lifecycle("C-2", "complaint_registered", 0, 2),
+        ]
+
+        asyncio.run(processor(table, effects, dead).process(batch))
+
+        started = [e.ref.case_id for e in effects.sent if isinstance(e, ClockStarted)]
+        assert (["invalid_event"], ["C-2"]) == ([r for r, _ in dead], started)
+
+
+class TestErrorPolicy:
+    def test_a_failed_send_is_retried_before_the_state_is_stored(self) -> None:
+        """The producer refuses twice, then takes the records: nothing is lost or skipped."""
+        table, effects, dead = Table(), Effects(fail=2), []
+        proc = processor(table, effects, dead, errors=ErrorPolicy(send_backoff=0.001))
+
+        asyncio.run(proc.process([lifecycle("C-3", "complaint_registered", 0, 1)]))
+
+        assert (1, ["C-3"]) == (len(effects.sent), list(table))
+
+    def test_a_send_that_never_succeeds_stops_the_worker_and_stores_nothing(self) -> None:
+        """After every retry the processor raises SendFailed; the case state is not written,
+        so the message is processed again after the restart."""
+        table, effects, dead = Table(), Effects(fail=99), []
+        proc = processor(table, effects, dead, errors=ErrorPolicy(3, send_backoff=0.001))
+
+        with pytest.raises(SendFailed, match="after 3 tries"):
+            asyncio.run(proc.process([lifecycle("C-4", "complaint_registered", 0, 1)]))
+
+        assert ([], []) == (effects.sent, list(table))
+
+    def test_outcome_is_sent_before_the_row_that_implies_it(self) -> None:
+        """When the outcome record is out, the table still held the open state (order)."""
+        table, dead = Table(), []
+        seen_open: list[list[str]] = []
+
+        class Watching(Effects):
+            async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+                for effect in effects:
+                    if isinstance(effect, ClockEnded):
+                        seen_open.append(row(table, "C-5")["open"])
+                await super().emit(effects, ctx)
+
+        proc = processor(table, Watching(), dead)
+        asyncio.run(proc.process([lifecycle("C-5", "complaint_registered", 0, 1)]))
+        asyncio.run(proc.process([lifecycle("C-5", "complaint_acknowledged", 5, 2)]))
+
+        assert ([["first_response"]], []) == (seen_open, row(table, "C-5")["open"])
+
+
+class TestForgottenCases:
+    """A case retention forgot keeps its cycle numbering: an outcome id never repeats."""
+
+    def run(self, proc: CaseProcessor, *events: Event) -> None:
+        asyncio.run(proc.process(list(events)))
+
+    def test_cycles_are_numbered_on_after_retention_forgot_the_case(self) -> None:
+        """Met, forgotten (a marker row stays), seen again: the new cycle is number 2."""
+        table, effects, dead, clock = Table(), Effects(), [], [NOW]
+        revived: list[int] = []
+        proc = processor(table, effects, dead, clock, on_revive=lambda: revived.append(1))
+        proc.engine = Engine(POLICY, {}, retention=timedelta(minutes=5))
+        self.run(proc, lifecycle("C-7", "complaint_registered", 0, 1))
+        self.run(proc, lifecycle("C-7", "complaint_acknowledged", 5, 2))
+        clock[0] = NOW + timedelta(hours=1)
+        self.run(proc, Event(Message(DUE, 0, 3, encode_due(0, ["C-7"], clock[0]))))
+        marker = row(table, "C-7")
+        again = lifecycle("C-7", "complaint_registered", 80, 4)
+        again.message.value = again.message.value.replace(b"C-7-complaint_registered", b"C-7-r2")
+        self.run(proc, again)
+
+        cycles = [e.ref.cycle for e in effects.sent if isinstance(e, ClockStarted)]
+        assert ({"first_response": 1}, None, [1, 2], [1]) == (
+            marker["forgotten"],  # type: ignore[typeddict-item]
+            marker["s"],
+            cycles,
+            revived,
+        )
+
+    def test_marker_goes_after_it_was_kept_long_enough(self) -> None:
+        """A marker's own due time deletes it: the table forgets the case for good."""
+        table, effects, dead, clock = Table(), Effects(), [], [NOW]
+        proc = processor(table, effects, dead, clock)
+        proc.engine = Engine(POLICY, {}, retention=timedelta(minutes=5))
+        self.run(proc, lifecycle("C-8", "complaint_registered", 0, 1))
+        self.run(proc, lifecycle("C-8", "complaint_acknowledged", 5, 2))
+        clock[0] = NOW + timedelta(hours=1)
+        self.run(proc, Event(Message(DUE, 0, 3, encode_due(0, ["C-8"], clock[0]))))
+        assert "C-8" in table
+        clock[0] = NOW + FORGOTTEN_KEEP + timedelta(hours=2)
+        self.run(proc, Event(Message(DUE, 0, 4, encode_due(0, ["C-8"], clock[0]))))
+        assert "C-8" not in table
+
+
+class TestRebalance:
+    def test_a_rebalance_stops_the_batch_and_keeps_what_was_done(self) -> None:
+        """Once a rebalance begins, the rest of the batch is left for the next owner; the cases
+        already processed are written."""
+        table, effects, dead = Table(), Effects(), []
+        seen: list[int] = []
+
+        def interrupted() -> bool:
+            seen.append(1)
+            return len(seen) > 1  # the rebalance begins after the first message
+
+        proc = processor(table, effects, dead, interrupted=interrupted)
+        batch = [
+            lifecycle("A-1", "complaint_registered", 0, 1),
+            lifecycle("A-2", "complaint_registered", 0, 2),
+        ]
+
+        asyncio.run(proc.process(batch))
+
+        assert ["A-1"] == list(table)
