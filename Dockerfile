@@ -15,8 +15,10 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir --root-user-action=ignore --prefix=/install -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY sla ./sla
+COPY sources ./sources
 COPY streams ./streams
 COPY alerts ./alerts
+COPY generators ./generators
 COPY slawatch ./slawatch
 # slawatch/config links to config/: the installed package carries the default configuration.
 COPY config ./config

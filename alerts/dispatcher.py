@@ -24,7 +24,7 @@ from alerts.directory import Directory
 from alerts.metrics import AlertMetrics
 from alerts.sinks.base import SendError, Sink
 from alerts.storm import StormGuard
-from sla.timesource import Clock
+from sla.timesource import TimeSource
 
 __all__ = ["Dispatcher"]
 
@@ -44,7 +44,7 @@ class Dispatcher:
         directory: Directory,
         storm: StormGuard,
         metrics: AlertMetrics,
-        clock: Clock,
+        clock: TimeSource,
         *,
         rng: random.Random | None = None,
         batch: int = 100,

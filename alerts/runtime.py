@@ -31,7 +31,7 @@ from alerts.service import AlertService
 from alerts.sinks import Sink, build_sinks
 from alerts.storm import StormGuard
 from alerts.timers import EscalationTimers
-from sla.timesource import Clock
+from sla.timesource import TimeSource
 
 __all__ = ["AlertRuntime", "until_redis_answers"]
 
@@ -72,7 +72,7 @@ class AlertRuntime:
         spec: AlertsSpec,
         redis: Any,
         env: Mapping[str, str],
-        clock: Clock,
+        clock: TimeSource,
         *,
         prefix: str = "slawatch",
         registry: CollectorRegistry = REGISTRY,

@@ -22,7 +22,7 @@ from alerts.routing import Delivery, Router
 from alerts.storm import StormGuard
 from alerts.timers import EscalationTimers
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
-from sla.timesource import Clock
+from sla.timesource import TimeSource
 
 __all__ = ["AlertService"]
 
@@ -44,7 +44,7 @@ class AlertService:
         timers: EscalationTimers,
         storm: StormGuard,
         metrics: AlertMetrics,
-        clock: Clock,
+        clock: TimeSource,
         signer: AckSigner | None = None,
         ack_base_url: str = "http://localhost:6066",
     ) -> None:

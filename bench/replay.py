@@ -1,9 +1,9 @@
 """Replay throughput: events per second through ``slawatch replay`` on the real public logs.
 
 For each log: read and map the CSV through its topics file, order the events by time, then
-drive the engine in event time (:class:`sla.replay.Replay`), exactly as ``slawatch replay``
-does. Reported per phase (reading + mapping + sorting, replaying) and end to end, with the
-span of history covered, so "years of history in minutes" is a measured number.
+drive the engine in event time (:class:`sla.readmodels.replay.Replay`), exactly as
+``slawatch replay`` does. Reported per phase (reading + mapping + sorting, replaying) and end
+to end, with the span of history covered, so "years of history in minutes" is a measured number.
 
 The logs are ``../shared/data`` beside the repository (see each SOURCE.md); a log that is
 absent is skipped.
@@ -36,7 +36,7 @@ from slawatch.replay import (  # noqa: E402
     parse_sources,
     run_replay,
 )
-from streams.topics import load_topics  # noqa: E402
+from sources.topics import load_topics  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 DATASETS = ROOT / "config" / "datasets"

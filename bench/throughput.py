@@ -41,9 +41,9 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sources.topics import load_topics  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 from streams.broker import TansuBroker, free_port  # noqa: E402
-from streams.topics import load_topics  # noqa: E402
 
 TOPIC = "bench.complaints"
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sla._case import (
+from sla.calendar import Calendar, ElapsedCalendar
+from sla.case import (
     SEEN_LIMIT,
     STATE_FORMAT,
     CaseEvent,
@@ -39,7 +40,6 @@ from sla._case import (
     open_cycle_keys,
     utc,
 )
-from sla.calendar import Calendar, ElapsedCalendar
 from sla.clock import Closing, Cycle, EndKind, Mark, MarkKind
 from sla.effects import (
     Breached,

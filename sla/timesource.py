@@ -5,28 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["ManualTime", "SystemTime", "TimeSource"]
 
 
-class Clock(Protocol):
+class TimeSource(Protocol):
     """A source of the current time as an aware UTC datetime."""
 
     def now(self) -> datetime: ...
 
 
-class SystemClock:
+class SystemTime:
     """The wall clock."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-class ManualClock:
+class ManualTime:
     """A clock that moves only when told to: for tests and event-time replay."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
-            raise ValueError(f"ManualClock needs an aware datetime, got naive {start!r}")
+            raise ValueError(f"ManualTime needs an aware datetime, got naive {start!r}")
         self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:

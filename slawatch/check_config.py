@@ -27,7 +27,7 @@ from sla.policy_file import load_policy, policy_summary
 
 __all__ = ["run"]
 
-_TOPICS_MODULE = "streams.topics"
+_TOPICS_MODULE = "sources.topics"
 
 
 def run(files: Sequence[Path]) -> int:
@@ -143,7 +143,7 @@ def _check_topics(path: Path, out: Console) -> None:
 
 
 def _topics_module() -> ModuleType | None:
-    """``streams.topics`` if it exists; None only when the module itself is missing."""
+    """``sources.topics`` if it exists; None only when the module itself is missing."""
     try:
         return importlib.import_module(_TOPICS_MODULE)
     except ModuleNotFoundError as exc:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from slawatch.settings import CommandDefaults
+    from streams.settings import CommandDefaults
 
 app = typer.Typer(
     name="slawatch",
@@ -46,7 +46,7 @@ TopicsOption = Annotated[
 
 def _defaults() -> CommandDefaults:
     """The worker's SLAWATCH_* settings; a bad one ends the command with one line, exit 2."""
-    from slawatch.settings import CommandDefaults, SettingsError
+    from streams.settings import CommandDefaults, SettingsError
 
     try:
         return CommandDefaults.from_env()
@@ -177,7 +177,7 @@ def demo(
     (the default clocks with limits in seconds).
     """
     from slawatch.demo import DemoOptions, run
-    from slawatch.settings import PACKAGE_CONFIG
+    from streams.settings import PACKAGE_CONFIG
 
     options = DemoOptions(
         port=port,
@@ -237,7 +237,7 @@ def rules(
     settings: SettingsOption = DEFAULT_SETTINGS,
 ) -> None:
     """Write Prometheus recording and alerting rules generated from the policy file."""
-    from slawatch.generate import rules as generate_rules
+    from generators.write import rules as generate_rules
 
     raise typer.Exit(generate_rules(_policies(policies), out, settings))
 
@@ -251,7 +251,7 @@ def dashboards(
     settings: SettingsOption = DEFAULT_SETTINGS,
 ) -> None:
     """Write Grafana dashboards (overview, teams, clock drill-down) generated from the policy."""
-    from slawatch.generate import dashboards as generate_dashboards
+    from generators.write import dashboards as generate_dashboards
 
     raise typer.Exit(generate_dashboards(_policies(policies), out, settings))
 
@@ -275,7 +275,7 @@ def alertmanager(
     ] = None,
 ) -> None:
     """Write the Alertmanager configuration: routes by team and severity, your receivers."""
-    from slawatch.generate import alertmanager as generate_alertmanager
+    from generators.write import alertmanager as generate_alertmanager
 
     raise typer.Exit(generate_alertmanager(_policies(policies), out, webhook_url, years, receivers))
 

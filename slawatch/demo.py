@@ -46,8 +46,8 @@ from rich.markup import escape
 
 from slawatch.demo_events import COMPLAINTS_TOPIC, SHIPMENTS_TOPIC, DemoStream
 from slawatch.demo_robots import DemoRobots, Received
-from slawatch.settings import TopicNames
 from streams.broker import free_port
+from streams.settings import TopicNames
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -164,7 +164,7 @@ def _check_inputs(options: DemoOptions) -> None:
     """Refuse early, with a clear message, what would make the worker fail later."""
     from sla.config_file import ConfigError
     from sla.policy_file import load_policy
-    from streams.topics import load_topics
+    from sources.topics import load_topics
 
     try:
         load_policy(options.policies)

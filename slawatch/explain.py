@@ -24,11 +24,11 @@ import orjson
 from sla.calendar import build_calendars
 from sla.engine import CaseState
 from sla.events import LifecycleEvent
-from sla.explain import Explainer, Moment, Sentence
 from sla.policy_file import load_policy
-from sla.replay import Emitted, Replay
+from sla.readmodels.explain import Explainer, Moment, Sentence
+from sla.readmodels.replay import Emitted, Replay
 from slawatch.replay import DEFAULT_RETENTION, DecodeStats, build_engine, load_events, parse_sources
-from streams.topics import load_topics
+from sources.topics import load_topics
 
 __all__ = ["explain_from_log", "explain_from_worker", "main"]
 

@@ -1,8 +1,8 @@
 """``slawatch replay``: run a recorded event log through the real pipeline, in event time.
 
-The files are read through the topic mapping (the same :class:`~streams.mapping.TopicMapping`
+The files are read through the topic mapping (the same :class:`~sources.mapping.TopicMapping`
 the ingest agent uses), the events are ordered by their own time and driven through the same
-:class:`~sla.engine.Engine` the worker runs, by :class:`sla.replay.Replay`. Outcomes and
+:class:`~sla.engine.Engine` the worker runs, by :class:`sla.readmodels.replay.Replay`. Outcomes and
 breaches are written as JSON lines in the schema of ``sla.outcomes`` and ``sla.breaches``; a
 summary per clock ends the run. ``--compare`` replays the same events under a second policy
 and prints how breaches and attainment change.
@@ -46,12 +46,12 @@ from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from sla.policy_file import load_policy
+from sla.readmodels.replay import Emitted, Replay, event_order
+from sla.readmodels.reports import OpenClock, compare, tally, tally_table
 from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
-from sla.replay import Emitted, Replay, event_order
-from sla.reports import OpenClock, compare, tally, tally_table
 from slawatch.collector import tune_gc
-from streams.mapping import EventSkipped, MappingError, TopicMapping
-from streams.topics import load_topics
+from sources.mapping import EventSkipped, MappingError, TopicMapping
+from sources.topics import load_topics
 
 __all__ = [
     "DEFAULT_RETENTION",

@@ -4,7 +4,7 @@ The outcome records come from one of three places: a replay of event log files (
 which also gives each case's attributes for the counts by class and channel), a JSON-lines
 file of outcomes (``--outcomes``, as ``slawatch replay --out`` writes it), or the
 ``sla.outcomes`` topic itself read over a time range (``--kafka``). The numbers are computed
-by :mod:`sla.reports` and drawn by :mod:`slawatch.report_render`.
+by :mod:`sla.readmodels.reports` and drawn by :mod:`slawatch.report_render`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
+from sla.readmodels.reports import Report, monthly_responsibility, weekly_summary
 from sla.records import OutcomeRecord
-from sla.reports import Report, monthly_responsibility, weekly_summary
 from slawatch.replay import replay_files
 from slawatch.report_locale import ReportLocale, localize
 from slawatch.report_render import render_report, report_csv, report_html
@@ -78,13 +78,13 @@ BOOTSTRAP_TIMEOUT_MS = 4000
 def kafka_security(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """The worker's Kafka SASL/TLS settings (``SLAWATCH_KAFKA_*``) as client arguments.
 
-    Empty (plaintext) when none is set. Raises :class:`slawatch.settings.SettingsError` (a
+    Empty (plaintext) when none is set. Raises :class:`streams.settings.SettingsError` (a
     ValueError) naming a bad variable.
     """
     import os
 
-    from slawatch.settings import ENV_PREFIX, Settings
     from streams.kafka_auth import client_security
+    from streams.settings import ENV_PREFIX, Settings
 
     env = dict(os.environ) if environ is None else environ
     if not any(k.startswith(ENV_PREFIX + "KAFKA_") and v for k, v in env.items()):

@@ -1,9 +1,10 @@
 """Reports in the supervisors' language: Chinese by default, English on request.
 
-:mod:`sla.reports` computes the numbers with English labels (its tests and the replay summary
-read them); :func:`localize` rewrites a report's titles, column headings, fixed row labels and
-notes for ``zh-CN``. A label this module does not know is kept as it is, so a new table reads
-in English until it is added here (a test renders every report and checks none is left).
+:mod:`sla.readmodels.reports` computes the numbers with English labels (its tests and the
+replay summary read them); :func:`localize` rewrites a report's titles, column headings,
+fixed row labels and notes for ``zh-CN``. A label this module does not know is kept as it
+is, so a new table reads in English until it is added here (a test renders every report and
+checks none is left).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Literal
 
-from sla.reports import Cell, Report, Table
+from sla.readmodels.reports import Cell, Report, Table
 
 __all__ = ["ReportLocale", "localize", "period_words"]
 

@@ -1,7 +1,7 @@
-"""Draw :mod:`sla.reports` values: terminal tables, CSV, and one self-contained HTML page.
+"""Draw report values: terminal tables, CSV, and one self-contained HTML page.
 
-The numbers are computed once in :mod:`sla.reports`; here they are only formatted. The HTML
-page needs nothing but itself: styles are inline, charts are inline SVG, there is no script
+The numbers are computed once in :mod:`sla.readmodels.reports`; here they are only formatted.
+The HTML page needs nothing but itself: styles are inline, charts are inline SVG, there is no script
 and no external font, CDN or image, so it can be mailed to a supervisor or archived as is.
 """
 
@@ -16,7 +16,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from sla.reports import Cell, ColumnFormat, Report, Table
+from sla.readmodels.reports import Cell, ColumnFormat, Report, Table
 from slawatch.report_locale import period_words
 
 __all__ = ["format_cell", "render_report", "render_table", "report_csv", "report_html"]

@@ -19,7 +19,7 @@ import structlog
 
 from slawatch.collector import GcModeError, tune_gc
 from slawatch.logs import configure_logging, logging_dict_config
-from slawatch.settings import Settings, SettingsError
+from streams.settings import Settings, SettingsError
 
 __all__ = ["EVENT_LOOP_ENV", "StartupError", "event_loop", "prepare", "run_worker"]
 

@@ -43,7 +43,7 @@ from alerts.ack_page import (
 from alerts.config import AlertsSpec, load_alerts
 from alerts.runtime import AlertRuntime, until_redis_answers
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
-from sla.timesource import SystemClock
+from sla.timesource import SystemTime
 
 if TYPE_CHECKING:
     from streams.app import Runtime
@@ -127,7 +127,7 @@ def register(
         spec,
         redis,
         env,
-        SystemClock(),
+        SystemTime(),
         prefix=settings.app_id,
         registry=rt.metrics.registry,
         ack_base_url=ack_base_url,
@@ -225,7 +225,7 @@ def register(
                 return self._answer(str(exc), 403)
             except ValueError:  # a form that does not parse (bad encoding, bad multipart)
                 return self._answer("the confirmation form does not read; open the link again", 400)
-            record = ack.record(SystemClock().now())
+            record = ack.record(SystemTime().now())
             await acks.send(key=record.case_id.encode(), value=record.model_dump_json().encode())
             log.info(
                 "ack_received", breach_id=record.breach_id, ack_level=record.level, by=record.by

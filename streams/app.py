@@ -1,4 +1,4 @@
-"""Build the Faust app of one slawatch worker from :class:`~slawatch.settings.Settings`.
+"""Build the Faust app of one slawatch worker from :class:`~streams.settings.Settings`.
 
 One function, :func:`create_app`, wires the parts: the ingest agent (source topics →
 ``slawatch.events``/``sla.deadletter``), the clock agent on ``slawatch.events`` +
@@ -17,10 +17,10 @@ import faust
 
 from sla.policy import PolicySpec
 from slawatch import __version__
-from slawatch.settings import Settings
 from streams.deadlines import DeadlineIndex
 from streams.kafka_auth import broker_credentials
 from streams.metrics import Metrics
+from streams.settings import Settings
 
 __all__ = [
     "CASES_TABLE",
@@ -151,7 +151,7 @@ def _load_policy(path: Path) -> PolicySpec:
 
 def _load_topics(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
     """Source topic -> mapping, and the sources keyed by case id (read without a re-key hop)."""
-    from streams.topics import load_topics
+    from sources.topics import load_topics
 
     config = load_topics(path)
     keyed = frozenset(topic.name for topic in config.topics if topic.keyed_by_case)

@@ -2,7 +2,7 @@
 
 The live half of ``slawatch explain``: the case's stored state (its running cycles with their
 pauses, warnings and deadline, and how the last cycle of each clock ended) told by
-:class:`sla.explain.Explainer`. ``?tz=Europe/Rome`` chooses the zone times are shown in
+:class:`sla.readmodels.explain.Explainer`. ``?tz=Europe/Rome`` chooses the zone times are shown in
 (default Asia/Shanghai). A case in another worker's partition is answered by that worker (the
 request is forwarded to it, :mod:`streams.forward`); the answer holds ids and times, never
 personal data.
@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sla.calendar import build_calendars
 from sla.engine import CaseState
-from sla.explain import Explainer, Sentence
 from sla.policy import PolicySpec
+from sla.readmodels.explain import Explainer, Sentence
 from streams.case_row import decode_row
 from streams.forward import forward_to_owner
 

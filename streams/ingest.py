@@ -75,7 +75,7 @@ class SourceIntake:
     """
 
     def __init__(self, rt: Runtime) -> None:
-        from streams.mapping import TimeWindow
+        from sources.mapping import TimeWindow
 
         self._mappings = rt.mappings
         self._deadletter = rt.topics["deadletter"]
@@ -86,7 +86,7 @@ class SourceIntake:
 
     async def canonical(self, message: Any) -> LifecycleEvent | None:
         """The canonical event of ``message``, or None (dead-lettered or skipped, counted)."""
-        from streams.mapping import EventSkipped, MappingError
+        from sources.mapping import EventSkipped, MappingError
 
         topic = message.topic
         gauge = self._last_seen.get(topic)

@@ -6,7 +6,7 @@ creates and the connections Faust opens are authenticated alike. The password is
 only; Faust's credentials print just the user name, and nothing here logs.
 
 Example:
-    >>> from slawatch.settings import Settings
+    >>> from streams.settings import Settings
     >>> client_security(Settings.from_env({}))
     {'security_protocol': 'PLAINTEXT'}
     >>> broker_credentials(Settings.from_env({})) is None
@@ -20,7 +20,7 @@ from typing import Any
 
 from faust.auth import Credentials, SASLCredentials, SSLCredentials
 
-from slawatch.settings import SASL_PROTOCOLS, SSL_PROTOCOLS, Settings
+from streams.settings import SASL_PROTOCOLS, SSL_PROTOCOLS, Settings
 
 __all__ = ["broker_credentials", "client_security", "ssl_context"]
 

@@ -40,12 +40,12 @@ from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from sla.records import OutcomeRecord
+from sources.mapping import TimeWindow
 from streams.case_row import decode_row
 from streams.codec import encode_model, key_bytes
 from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
 from streams.ingest import partition_of
 from streams.label_values import LabelValues, bound_metrics
-from streams.mapping import TimeWindow
 from streams.metrics import label
 from streams.processor import CaseProcessor, SendFailed
 

@@ -41,10 +41,10 @@ from alerts.ack import ACK_LINK_TTL, AckError, AckSigner
 from alerts.config import load_alerts
 from alerts.sinks.webhook import SIGNATURE_HEADER, verify
 from sla.config_file import ConfigError
-from slawatch.settings import Settings, SettingsError
 from streams.app import faust_settings
 from streams.broker import TansuBroker, free_port
 from streams.kafka_auth import broker_credentials, client_security, ssl_context
+from streams.settings import Settings, SettingsError
 from tests.streams._harness import VENV_BIN, Stack, by_case, canonical, wait_for
 from tests.streams.conftest import redis_url, tansu  # noqa: F401  (session fixtures)
 

@@ -20,7 +20,7 @@ from alerts.render import Renderer
 from alerts.runtime import AlertRuntime
 from alerts.sinks import Sink, build_sinks
 from alerts.sinks.console import ConsoleSink
-from sla.timesource import ManualClock
+from sla.timesource import ManualTime
 from tests.alerts.conftest import T0
 
 
@@ -58,10 +58,10 @@ class Harness:
         prefix: str,
         *,
         env: Mapping[str, str] | None = None,
-        clock: ManualClock | None = None,
+        clock: ManualTime | None = None,
         sinks: Mapping[str, Sink] | None = None,
     ) -> None:
-        self.clock = clock or ManualClock(T0)
+        self.clock = clock or ManualTime(T0)
         self.console = io.StringIO()
         self.registry = CollectorRegistry()
         env = dict(env or {})

@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from sla.timesource import ManualClock
+from sla.timesource import ManualTime
 from slawatch.demo_robots import check_dingtalk, check_feishu
 from tests.alerts._helpers import Harness
 from tests.alerts.conftest import BASE_CONFIG, T0, breach, make_spec, run_with_redis
@@ -56,7 +56,7 @@ def send_one(
     """
 
     async def scenario(redis: Any, prefix: str) -> tuple[dict[str, str], Harness, list[Any]]:
-        h = Harness(spec, redis, prefix, env=env, clock=ManualClock(NOW))
+        h = Harness(spec, redis, prefix, env=env, clock=ManualTime(NOW))
         await h.service.on_breach(breach())
         for _ in range(tries):
             await h.dispatcher.run_once()

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sla.config_file import ConfigError
-from sla.policy import CalendarSpec, PolicySpec
-from slawatch.alertmanager import (
+from generators.alertmanager import (
     CATCH_ALL,
     AlertmanagerOptions,
     build_config,
@@ -21,7 +19,9 @@ from slawatch.alertmanager import (
     receiver_names,
     render_config,
 )
-from slawatch.objectives import load_spec
+from generators.objectives import load_spec
+from sla.config_file import ConfigError
+from sla.policy import CalendarSpec, PolicySpec
 from tests.deploy._policies import small_policy
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from generators.dashboards import DashboardOptions, build_dashboards, panel_queries
+from generators.objectives import load_spec
+from generators.rules import RuleOptions
 from sla.policy import PolicySpec
-from slawatch.dashboards import DashboardOptions, build_dashboards, panel_queries
-from slawatch.objectives import load_spec
-from slawatch.rules import RuleOptions
 from tests.deploy._policies import small_policy
 
 

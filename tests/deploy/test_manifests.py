@@ -24,10 +24,10 @@ import yaml
 
 from alerts.ack import ACK_SECRET_ENV
 from slawatch.collector import GC_ENV
-from slawatch.settings import ENV_PREFIX, WORKER_URL_ENV, Settings, TopicNames
 from slawatch.worker import EVENT_LOOP_ENV
+from sources.topics import load_topics
 from streams.alerting import ALERTS_ENV
-from streams.topics import load_topics
+from streams.settings import ENV_PREFIX, WORKER_URL_ENV, Settings, TopicNames
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
@@ -328,7 +328,7 @@ class TestCompose:
 
     def test_prometheus_scrapes_both_workers_as_job_slawatch(self) -> None:
         """Prometheus scrapes every worker under the job the generated rules expect."""
-        from slawatch.rules import RuleOptions
+        from generators.rules import RuleOptions
 
         compose = load_compose()
         config = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text(encoding="utf-8"))
@@ -645,7 +645,7 @@ class TestKubernetes:
 
     def test_service_name_is_the_prometheus_job(self) -> None:
         """Under the Prometheus Operator the job is the Service name, as the rules expect."""
-        from slawatch.rules import RuleOptions
+        from generators.rules import RuleOptions
 
         (svc,) = k8s_docs("service.yaml")
         (monitor,) = k8s_docs("servicemonitor.yaml")

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 import yaml
 
-from slawatch.dashboards import build_dashboards, panel_queries
-from slawatch.objectives import load_spec
-from slawatch.rules import write_rules
+from generators.dashboards import build_dashboards, panel_queries
+from generators.objectives import load_spec
+from generators.rules import write_rules
 from streams.broker import TansuBroker, free_port
 from tests.streams._harness import Stack, canonical, wait_for
 from tests.streams.conftest import redis_url, tansu  # noqa: F401  (session fixtures)

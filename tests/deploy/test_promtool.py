@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from slawatch.objectives import load_spec
-from slawatch.rules import write_rules
+from generators.objectives import load_spec
+from generators.rules import write_rules
 from tests.deploy._policies import ROOT, default_with_new_clock
 
 RULES = ROOT / "deploy" / "prometheus" / "rules"

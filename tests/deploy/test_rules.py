@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from generators.objectives import load_spec, objectives
+from generators.rules import RuleOptions, render_alerts, render_pipeline, render_recording
 from sla.policy import PolicySpec
-from slawatch.objectives import load_spec, objectives
-from slawatch.rules import RuleOptions, render_alerts, render_pipeline, render_recording
 from tests.deploy._policies import small_policy
 
 NAME = re.compile(r"^[a-z_]+:[a-z_]+:[a-z0-9_]+$")

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from generators.deploy_settings import DEFAULT_SETTINGS, DeploySettings, load_settings
 from sla.config_file import ConfigError
 from slawatch.cli import app
-from slawatch.deploy_settings import DEFAULT_SETTINGS, DeploySettings, load_settings
 from tests.deploy._policies import ROOT, small_policy
 
 

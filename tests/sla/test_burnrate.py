@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sla.burnrate import (
+from generators.burnrate import (
     WORKBOOK_WINDOWS,
     BurnRateError,
     Window,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sla.calendar import build_calendars
 from sla.engine import CaseState, Engine
 from sla.events import LifecycleEvent
-from sla.explain import Explainer, Moment, duration
 from sla.policy import PolicySpec
-from sla.replay import Replay
+from sla.readmodels.explain import Explainer, Moment, duration
+from sla.readmodels.replay import Replay
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SPEC = PolicySpec.model_validate(

@@ -12,7 +12,7 @@ from alerts.config import load_alerts
 from sla.config_file import ConfigError
 from sla.policy import PolicySpec
 from sla.policy_file import PolicyError, load_policy, policy_summary
-from streams.topics import load_topics
+from sources.topics import load_topics
 
 CORPUS = Path(__file__).parent / "policy_corpus"
 ROOT = Path(__file__).parents[2]

@@ -10,7 +10,7 @@ from sla.effects import Breached, ClockEnded, ClockStarted, WarningDue
 from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
-from sla.replay import Replay, replay, sort_events
+from sla.readmodels.replay import Replay, replay, sort_events
 
 LATENESS = timedelta(minutes=5)
 SPEC = PolicySpec.model_validate(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sla.records import ClockRef, OutcomeRecord
-from sla.reports import (
+from sla.readmodels.reports import (
     OpenClock,
     Table,
     compare,
@@ -13,6 +12,7 @@ from sla.reports import (
     tally,
     weekly_summary,
 )
+from sla.records import ClockRef, OutcomeRecord
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 

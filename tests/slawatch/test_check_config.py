@@ -27,8 +27,8 @@ def check(*files: Path) -> Result:
 
 
 def fake_topics_module(*, summary: bool = True) -> ModuleType:
-    """A stand-in for ``streams.topics``: files whose text says ``bad`` fail on line 2."""
-    module = ModuleType("streams.topics")
+    """A stand-in for ``sources.topics``: files whose text says ``bad`` fail on line 2."""
+    module = ModuleType("sources.topics")
 
     def load_topics(path: Path) -> dict[str, str]:
         if "bad" in path.read_text(encoding="utf-8"):
@@ -106,8 +106,8 @@ class TestTopicFiles:
         return path
 
     def test_summary(self, topics_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A file with topics: is checked by streams.topics and its summary printed."""
-        monkeypatch.setitem(sys.modules, "streams.topics", fake_topics_module())
+        """A file with topics: is checked by sources.topics and its summary printed."""
+        monkeypatch.setitem(sys.modules, "sources.topics", fake_topics_module())
         result = check(topics_file)
         expected = 0
         assert expected == result.exit_code, result.output
@@ -116,13 +116,13 @@ class TestTopicFiles:
 
     def test_without_summary(self, topics_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without topics_summary the file is still checked and reported ok."""
-        monkeypatch.setitem(sys.modules, "streams.topics", fake_topics_module(summary=False))
+        monkeypatch.setitem(sys.modules, "sources.topics", fake_topics_module(summary=False))
         result = check(topics_file)
         assert f"{topics_file}: ok (topic mapping)" in result.stdout
 
     def test_problems(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Problems found by streams.topics are printed like policy problems, exit 1."""
-        monkeypatch.setitem(sys.modules, "streams.topics", fake_topics_module())
+        """Problems found by sources.topics are printed like policy problems, exit 1."""
+        monkeypatch.setitem(sys.modules, "sources.topics", fake_topics_module())
         path = tmp_path / "topics.yaml"
         path.write_text("topics:\n  - name: bad\n", encoding="utf-8")
         result = check(path)
@@ -130,16 +130,16 @@ class TestTopicFiles:
         assert expected == (result.exit_code, result.stderr.splitlines()[0])
 
     def test_module_missing(self, topics_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Without streams.topics the file is skipped with a message, not failed."""
-        monkeypatch.setitem(sys.modules, "streams.topics", None)
+        """Without sources.topics the file is skipped with a message, not failed."""
+        monkeypatch.setitem(sys.modules, "sources.topics", None)
         result = check(topics_file)
         expected = 0
         assert expected == result.exit_code
         assert "skipped" in result.stderr
 
     def test_real_topics_module(self) -> None:
-        """The shipped config/topics.yaml passes with the real streams.topics."""
-        pytest.importorskip("streams.topics")
+        """The shipped config/topics.yaml passes with the real sources.topics."""
+        pytest.importorskip("sources.topics")
         result = check(ROOT / "config" / "topics.yaml")
         expected = 0
         assert expected == result.exit_code, result.output

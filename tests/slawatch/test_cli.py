@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from slawatch import __version__
 from slawatch.cli import app
-from slawatch.settings import PACKAGE_CONFIG, CommandDefaults, SettingsError
+from streams.settings import PACKAGE_CONFIG, CommandDefaults, SettingsError
 from tests.slawatch.test_replay_cli import POLICY, TOPICS, files  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slawatch.demo import ROBOT_NAMES, DemoOptions, describe, run
-from slawatch.settings import TopicNames
+from streams.settings import TopicNames
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = TopicNames()

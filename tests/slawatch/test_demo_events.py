@@ -18,8 +18,8 @@ from slawatch.demo_events import (
     DemoStream,
     generate,
 )
-from streams.mapping import MappingError, TopicMapping
-from streams.topics import load_topics
+from sources.mapping import MappingError, TopicMapping
+from sources.topics import load_topics
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 11, 1, 0, tzinfo=UTC)

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sla.readmodels.reports import Chart, Report, Table
 from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
-from sla.reports import Chart, Report, Table
 from slawatch.cli import app
 from slawatch.replay import Source, parse_sources, read_records, replay_files
 from slawatch.report import read_outcomes_file
 from slawatch.report_render import report_html
-from streams.topics import load_topics
+from sources.topics import load_topics
 
 POLICY = """\
 version: "cli-1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slawatch.settings import PACKAGE_CONFIG, Settings, SettingsError
+from streams.settings import PACKAGE_CONFIG, Settings, SettingsError
 
 
 class TestSettings:
@@ -108,7 +108,7 @@ class TestRetention:
         """SLAWATCH_RETENTION reads like every duration; unset it is seven days."""
         from datetime import timedelta
 
-        from slawatch.settings import Settings
+        from streams.settings import Settings
 
         assert (timedelta(days=7), timedelta(minutes=2)) == (
             Settings.from_env({}).retention,
@@ -119,7 +119,7 @@ class TestRetention:
         """A case must be kept for some time: 0 is refused, naming the variable."""
         import pytest
 
-        from slawatch.settings import Settings, SettingsError
+        from streams.settings import Settings, SettingsError
 
         with pytest.raises(SettingsError, match="SLAWATCH_RETENTION"):
             Settings.from_env({"SLAWATCH_RETENTION": "0"})

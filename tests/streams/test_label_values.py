@@ -7,10 +7,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from sla.policy_file import load_policy
-from slawatch.settings import Settings
 from streams.app import create_app
 from streams.label_values import OTHER, LabelValues, bound_metrics
 from streams.metrics import NONE, Metrics
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = load_policy(ROOT / "config" / "policies.yaml")

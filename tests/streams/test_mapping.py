@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streams.mapping
+import sources.mapping
 from sla.events import LifecycleEvent
-from streams.mapping import (
+from sources.mapping import (
     REASONS,
     CsvFormat,
     EventSkipped,
@@ -138,15 +138,15 @@ class TestFieldPathRead:
 
     def test_absent_key_is_missing(self) -> None:
         """A missing key gives the missing marker, not an exception."""
-        assert streams.mapping._MISSING is parse_path("$.a.b").read({"a": 3})
+        assert sources.mapping._MISSING is parse_path("$.a.b").read({"a": 3})
 
     def test_index_out_of_range_is_missing(self) -> None:
         """An index beyond the list gives the missing marker."""
-        assert streams.mapping._MISSING is parse_path("$.a[5]").read({"a": [1]})
+        assert sources.mapping._MISSING is parse_path("$.a[5]").read({"a": [1]})
 
     def test_index_on_object_is_missing(self) -> None:
         """An index into an object gives the missing marker."""
-        assert streams.mapping._MISSING is parse_path("$.a[0]").read({"a": {"0": 1}})
+        assert sources.mapping._MISSING is parse_path("$.a[0]").read({"a": {"0": 1}})
 
     def test_key_read(self) -> None:
         """``$key`` decodes the message key."""
@@ -154,7 +154,7 @@ class TestFieldPathRead:
 
     def test_key_absent(self) -> None:
         """``$key`` without a key is missing."""
-        assert streams.mapping._MISSING is parse_path("$key").read({}, None)
+        assert sources.mapping._MISSING is parse_path("$key").read({}, None)
 
 
 class TestTimestampFormat:
@@ -526,7 +526,7 @@ class TestReasons:
 class TestPurity:
     def test_no_streaming_imports(self) -> None:
         """mapping.py imports nothing of faust, kafka, aiokafka (replay reuses it)."""
-        tree = ast.parse(Path(streams.mapping.__file__).read_text(encoding="utf-8"))
+        tree = ast.parse(Path(sources.mapping.__file__).read_text(encoding="utf-8"))
         names = {
             alias.name
             for node in ast.walk(tree)

@@ -23,10 +23,10 @@ from pytest_httpserver import HTTPServer
 
 from sla.config_file import ConfigError
 from sla.policy_file import load_policy
-from slawatch.settings import Settings
+from sources.topics import load_topics
 from streams.app import create_app
 from streams.broker import TansuBroker
-from streams.topics import load_topics
+from streams.settings import Settings
 from tests.streams._harness import Stack, TopicReader, canonical, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

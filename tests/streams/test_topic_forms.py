@@ -10,10 +10,10 @@ import pytest
 
 from sla.config_file import ConfigError
 from sla.events import LifecycleEvent
-from sla.replay import sort_events
+from sla.readmodels.replay import sort_events
 from slawatch.replay import replay_files
-from streams.mapping import MappingError
-from streams.topics import load_topics
+from sources.mapping import MappingError
+from sources.topics import load_topics
 from tests.streams.test_topics import problems, write
 
 TOPICS = """\

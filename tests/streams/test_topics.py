@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from sla.config_file import ConfigError
-from streams.topics import TopicsConfig, TopicSpec, load_topics, topics_summary
+from sources.topics import TopicsConfig, TopicSpec, load_topics, topics_summary
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = REPO / "config" / "topics.yaml"

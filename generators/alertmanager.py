@@ -22,11 +22,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from generators.objectives import NO_TEAM, team_of
+from generators.yaml_out import comment, dump
 from sla.calendar import CalendarDataMissing, WorkingCalendar, parse_working_hours
 from sla.config_file import ConfigError, Problem, read_yaml
 from sla.policy import WEEKDAYS, CalendarSpec, PolicySpec
-from slawatch._yaml import comment, dump
-from slawatch.objectives import NO_TEAM, team_of
 
 __all__ = [
     "CATCH_ALL",

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import typer
 
-from sla.burnrate import BurnRateError
+from generators.burnrate import BurnRateError
+from generators.deploy_settings import DeploySettings, load_settings
+from generators.objectives import load_spec
 from sla.config_file import ConfigError
 from sla.policy import PolicySpec
-from slawatch.deploy_settings import DeploySettings, load_settings
-from slawatch.objectives import load_spec
 
 __all__ = ["alertmanager", "dashboards", "rules"]
 
@@ -44,7 +44,7 @@ def _settings(path: Path | None) -> DeploySettings | None:
 
 def rules(policies: Path, out: Path, settings: Path | None) -> int:
     """Write the Prometheus rule files, with the knobs of ``settings`` (deploy/generate.yaml)."""
-    from slawatch.rules import write_rules
+    from generators.rules import write_rules
 
     shared = _settings(settings)
     if shared is None:
@@ -54,7 +54,7 @@ def rules(policies: Path, out: Path, settings: Path | None) -> int:
 
 def dashboards(policies: Path, out: Path, settings: Path | None) -> int:
     """Write the Grafana dashboards, with the same knobs as the rules."""
-    from slawatch.dashboards import write_dashboards
+    from generators.dashboards import write_dashboards
 
     shared = _settings(settings)
     if shared is None:
@@ -70,7 +70,7 @@ def alertmanager(
     receivers: Path | None = None,
 ) -> int:
     """Write the Alertmanager configuration, with the user's receivers merged in."""
-    from slawatch.alertmanager import (
+    from generators.alertmanager import (
         RECEIVERS_FILE,
         AlertmanagerOptions,
         load_receivers,

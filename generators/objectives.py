@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sla.burnrate import BurnPlan, Mode, plan
+from generators.burnrate import BurnPlan, Mode, plan
 from sla.policy import ClockPolicy, PolicySpec
 
 __all__ = ["Objective", "load_spec", "objectives", "team_of"]

@@ -3,7 +3,7 @@
 A platform team connects a feed by adding an entry to ``config/topics.yaml`` and restarting the
 worker; no code changes. :func:`load_topics` validates the whole file at once and reports every
 mistake as ``file:line: field: message``; :meth:`TopicSpec.mapping_for` builds the pure
-:class:`~streams.mapping.TopicMapping` the ingest agent (and replay) decode with.
+:class:`~sources.mapping.TopicMapping` the ingest agent (and replay) decode with.
 
 The reference of every key is ``docs/reference/topics.md``.
 """
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sla.config_file import load_model
-from streams.mapping import (
+from sources.mapping import (
     CANONICAL_FIELDS,
     DEFAULT_MAX_BYTES,
     CsvFormat,

@@ -5,7 +5,7 @@ a deadline index wakes up. Replay calls the very same two methods; only "now" di
 it is the *watermark*: the latest event time seen minus the policy's allowed lateness. Events
 later than that are still ordered in by the engine; timers whose due time the watermark has
 passed fire in due-time order, each with ``now`` set to its own due time (what a perfect live
-timer would do). Time only moves forward (a :class:`~sla.timesource.ManualClock`), so years of
+timer would do). Time only moves forward (a :class:`~sla.timesource.ManualTime`), so years of
 history take as long as the engine needs to process the events, not as long as they took.
 
 :class:`Replay` is incremental (``feed`` one event at a time) so a progress bar, an explain
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sla._case import CaseState, ClockTrack
+from sla.case import CaseState, ClockTrack
 from sla.effects import (
     Breached,
     BreachRetracted,
@@ -38,9 +38,9 @@ from sla.effects import (
     WarningDue,
 )
 from sla.events import LifecycleEvent
+from sla.readmodels.reports import OpenClock
 from sla.records import ClockRef
-from sla.reports import OpenClock
-from sla.timesource import ManualClock
+from sla.timesource import ManualTime
 
 __all__ = [
     "Emitted",
@@ -134,7 +134,7 @@ class Replay:
         self._engine = engine
         self._lateness = allowed_lateness
         self._listener = listener
-        self._clock: ManualClock | None = None
+        self._clock: ManualTime | None = None
         self._states: dict[str, Any] = {}
         self._due: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, int, str]] = []
@@ -206,7 +206,7 @@ class Replay:
         mark = event_time - self._lateness
         out: list[Emitted] = []
         if self._clock is None:
-            self._clock = ManualClock(mark)
+            self._clock = ManualTime(mark)
         elif mark > self._clock.now():
             self._fire(mark, out)
             self._clock.set(mark)
@@ -216,7 +216,7 @@ class Replay:
         """Move the watermark to ``when`` (if later) and fire everything due by then."""
         out: list[Emitted] = []
         if self._clock is None:
-            self._clock = ManualClock(when)
+            self._clock = ManualTime(when)
         self._fire(when, out)
         self._clock.set(when)
         return out

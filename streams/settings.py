@@ -48,7 +48,7 @@ WORKER_URL_ENV = "SLAWATCH_WORKER_URL"
 #: The installed package's default configuration (``slawatch/config`` links to the
 #: repository's ``config/`` and is installed with the package), so no default depends on the
 #: current directory.
-PACKAGE_CONFIG = Path(__file__).parent / "config"
+PACKAGE_CONFIG = Path(__file__).parents[1] / "slawatch" / "config"
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 #: Kafka security protocols that authenticate with SASL, and those that encrypt with TLS.
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})

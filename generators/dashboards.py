@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sla.calendar import WorkingCalendar
-from sla.policy import ClockPolicy, PolicySpec
-from slawatch._grafana import (
+from generators.grafana import (
     Layout,
     Step,
     Target,
@@ -29,8 +27,10 @@ from slawatch._grafana import (
     series_thresholds,
     thresholds,
 )
-from slawatch.objectives import Objective, objectives
-from slawatch.rules import RuleOptions, counted_increase
+from generators.objectives import Objective, objectives
+from generators.rules import RuleOptions, counted_increase
+from sla.calendar import WorkingCalendar
+from sla.policy import ClockPolicy, PolicySpec
 
 __all__ = [
     "DashboardOptions",

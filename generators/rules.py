@@ -17,10 +17,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sla.burnrate import BurnAlert, Mode, prometheus_duration
+from generators.burnrate import BurnAlert, Mode, prometheus_duration
+from generators.objectives import Objective, objectives
+from generators.yaml_out import dump_documented
 from sla.policy import PolicySpec
-from slawatch._yaml import dump_documented
-from slawatch.objectives import Objective, objectives
 
 __all__ = [
     "ATTAINMENT_WINDOWS",

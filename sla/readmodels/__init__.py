@@ -1,0 +1,3 @@
+"""Read models over the SLA core: replay of a log, explanations of a case, reports.
+
+They use the engine and never change it; the core (``sla/``) does not import them."""
