@@ -13,13 +13,16 @@ import importlib.util
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from slawatch.collector import GcModeError, tune_gc
 from slawatch.logs import configure_logging, logging_dict_config
 from streams.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from streams.runtime import Runtime
 
 __all__ = ["EVENT_LOOP_ENV", "StartupError", "event_loop", "prepare", "run_worker"]
 
@@ -61,10 +64,10 @@ def _use_event_loop(name: str) -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def prepare(settings: Settings):  # type: ignore[no-untyped-def]
-    """Build the app and create its topics; returns the :class:`streams.app.Runtime`."""
+def prepare(settings: Settings) -> Runtime:
+    """Build the app and create its topics; returns the worker's :class:`Runtime`."""
     from sla.config_file import ConfigError
-    from streams.admin import ensure_topics, partition_counts
+    from streams.admin import TopicMismatch, ensure_topics, partition_counts
     from streams.app import create_app
     from streams.kafka_auth import client_security
 
@@ -100,16 +103,12 @@ def prepare(settings: Settings):  # type: ignore[no-untyped-def]
             replication_factor=settings.replication_factor,
             security=security,
         )
-    except ConnectionError as exc:
+    except (ConnectionError, TopicMismatch) as exc:
         raise StartupError(str(exc)) from exc
-    except Exception as exc:
-        if type(exc).__name__ == "TopicMismatch":
-            raise StartupError(str(exc)) from exc
-        raise
     return runtime
 
 
-def _check_keyed_sources(runtime: Any, security: Any) -> None:
+def _check_keyed_sources(runtime: Runtime, security: Mapping[str, Any]) -> None:
     """Refuse a ``keyed_by_case`` source whose partition count differs from the events topic's.
 
     The clock agent reads such a source as if it were ``slawatch.events``: partition p of both

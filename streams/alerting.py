@@ -21,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 import faust
 import structlog
-from pydantic import BaseModel, ValidationError
+from faust.types import StreamT
+from faust.web import Request, Response
+from pydantic import ValidationError
 
 from alerts.ack import AckError, AckRecord, AckSigner, check_base_url
 from alerts.ack_page import (
@@ -42,13 +44,14 @@ from alerts.ack_page import (
 )
 from alerts.config import AlertsSpec, load_alerts
 from alerts.runtime import AlertRuntime, until_redis_answers
-from sla.records import BreachRecord, OutcomeRecord, WarningRecord
+from sla.policy import PolicySpec
 from sla.timesource import SystemTime
+from streams.metrics import Metrics
+from streams.runtime import Runtime
+from streams.settings import Settings
+from streams.wire import WireTopic
 
-if TYPE_CHECKING:
-    from streams.app import Runtime
-
-__all__ = ["ALERTS_ENV", "alerts_path", "register"]
+__all__ = ["ALERTS_ENV", "alerts_path", "build", "register"]
 
 log = structlog.get_logger("slawatch.alerts")
 
@@ -58,7 +61,7 @@ ALERTS_ENV = "SLAWATCH_ALERTS"
 #: How long a stopping worker waits for the notification it is delivering, in seconds.
 DRAIN_TIMEOUT_S = 10.0
 
-Model = TypeVar("Model", bound=BaseModel)
+R = TypeVar("R")
 
 
 def alerts_path(policies: Path, env: Mapping[str, str]) -> Path | None:
@@ -81,40 +84,32 @@ def alerts_path(policies: Path, env: Mapping[str, str]) -> Path | None:
     return next((c for c in candidates if c.exists()), None)
 
 
-def _decode(model: type[Model], value: Any) -> Model | None:
-    try:
-        if isinstance(value, bytes | str):
-            return model.model_validate_json(value)
-        return model.model_validate(value)
-    except ValidationError as exc:
-        log.error("alert_record_invalid", model=model.__name__, errors=exc.error_count())
-        return None
-
-
-def register(
-    rt: Runtime, *, spec: AlertsSpec | None = None, env: Mapping[str, str] | None = None
+def build(
+    settings: Settings,
+    policy: PolicySpec,
+    metrics: Metrics,
+    *,
+    spec: AlertsSpec | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AlertRuntime | None:
-    """Add the alert agents, the delivery task and the ack page to the worker's app.
+    """The worker's alert runtime (Redis outbox, escalation, sinks), or None when alerts are off.
 
     Args:
-        rt: the worker runtime (app, settings, policy, metrics).
+        settings: the worker's settings (Redis, ack links, app id).
+        policy: the live policy (its clocks and teams are checked against the alerts file).
+        metrics: the worker's metrics (the alert counters join its registry).
         spec: the alerts configuration; read from :func:`alerts_path` when None.
         env: environment for ``${VAR}`` references and ``SLAWATCH_ACK_SECRET``; ``os.environ``.
-
-    Returns:
-        The alert runtime (also in ``rt.extra["alerts"]``), or None when alerts are off.
     """
     import redis.asyncio as aioredis
 
     env = os.environ if env is None else env
-    settings = rt.settings
     if spec is None:
         path = alerts_path(Path(settings.policies), env)
         if path is None:
             log.warning("alerts_disabled", reason="no alerts file beside the policy file")
             return None
-        spec = load_alerts(path, {c.id for c in rt.policy.clocks}, set(rt.policy.teams))
-    app = rt.app
+        spec = load_alerts(path, {c.id for c in policy.clocks}, set(policy.teams))
     ack_base_url = (
         spec.ack.base_url
         or settings.ack_base_url
@@ -123,58 +118,61 @@ def register(
     if AckSigner.from_env(env) is not None:
         check_base_url(ack_base_url, allow_loopback=settings.allow_loopback_ack_links)
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
-    runtime = AlertRuntime.build(
+    return AlertRuntime.build(
         spec,
         redis,
         env,
         SystemTime(),
         prefix=settings.app_id,
-        registry=rt.metrics.registry,
+        registry=metrics.registry,
         ack_base_url=ack_base_url,
-        clock_names={c.id: c.name for c in rt.policy.clocks},
+        clock_names={c.id: c.name for c in policy.clocks},
     )
-    rt.extra["alerts"] = runtime
+
+
+def _alert_agent(
+    app: faust.App, topic: WireTopic[R], name: str, handle: Callable[[R], Awaitable[object]]
+) -> None:
+    """An agent that hands each record of ``topic`` to ``handle``, waiting for Redis.
+
+    A record that does not decode is logged (``alert_record_invalid``) and passed over.
+    """
+
+    async def agent(stream: StreamT[bytes]) -> None:
+        value: bytes
+        async for value in stream:
+            try:
+                record = topic.decode(value)
+            except ValidationError as exc:
+                log.error("alert_record_invalid", topic=topic.name, errors=exc.error_count())
+                continue
+            await until_redis_answers(partial(handle, record))
+
+    app.agent(topic.topic, name=name)(agent)
+
+
+def register(rt: Runtime, env: Mapping[str, str] | None = None) -> None:
+    """Add the alert agents, the delivery task and the ack page to the worker's app.
+
+    Does nothing when alerts are off (``rt.alerts`` is None).
+
+    Args:
+        rt: the worker runtime.
+        env: environment for ``SLAWATCH_ACK_SECRET``; ``os.environ``.
+    """
+    runtime = rt.alerts
+    if runtime is None:
+        return
+    env = os.environ if env is None else env
+    app = rt.app
     service = runtime.service
-    names = settings.topic_names
-    partitions = settings.partitions
-
-    def source(name: str) -> Any:
-        return app.topic(name, partitions=partitions, value_serializer="raw", key_serializer="raw")
-
-    acks = source(names.acks)
-    rt.extra["acks_topic"] = acks
-
-    @app.agent(source(names.warnings), name="slawatch.alerts.warnings")
-    async def alert_warnings(stream: Any) -> None:
-        async for value in stream:
-            record = _decode(WarningRecord, value)
-            if record is not None:
-                await until_redis_answers(partial(service.on_warning, record))
-
-    @app.agent(source(names.breaches), name="slawatch.alerts.breaches")
-    async def alert_breaches(stream: Any) -> None:
-        async for value in stream:
-            record = _decode(BreachRecord, value)
-            if record is not None:
-                await until_redis_answers(partial(service.on_breach, record))
-
-    @app.agent(source(names.outcomes), name="slawatch.alerts.outcomes")
-    async def alert_outcomes(stream: Any) -> None:
-        async for value in stream:
-            record = _decode(OutcomeRecord, value)
-            if record is not None:
-                await until_redis_answers(partial(service.on_outcome, record))
-
-    @app.agent(acks, name="slawatch.alerts.acks")
-    async def alert_acks(stream: Any) -> None:
-        async for value in stream:
-            record = _decode(AckRecord, value)
-            if record is not None:
-                await until_redis_answers(partial(service.on_ack, record))
-
+    topics = rt.topics
+    _alert_agent(app, topics.warnings, "slawatch.alerts.warnings", service.on_warning)
+    _alert_agent(app, topics.breaches, "slawatch.alerts.breaches", service.on_breach)
+    _alert_agent(app, topics.outcomes, "slawatch.alerts.outcomes", service.on_outcome)
+    _alert_agent(app, topics.acks, "slawatch.alerts.acks", service.on_ack)
     stop, finished = asyncio.Event(), asyncio.Event()
 
-    @app.task
     async def alert_delivery() -> None:
         try:
             await runtime.run(stop)
@@ -182,24 +180,29 @@ def register(
             await runtime.close()
             finished.set()
 
-    @app.on_before_shutdown.connect  # type: ignore[misc]
-    async def finish_deliveries(app_: Any, **kwargs: Any) -> None:
+    app.task(alert_delivery)
+
+    async def finish_deliveries(sender: faust.App, **kwargs: object) -> None:
         """On SIGTERM, let the delivery in flight end before the task is cancelled: a webhook
         call cut off mid-way is sent again by the next owner of its lease (a repeat)."""
         stop.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(finished.wait(), timeout=DRAIN_TIMEOUT_S)
 
-    signer = AckSigner.from_env(env)
+    app.on_before_shutdown.connect(finish_deliveries)  # type: ignore[arg-type]  # mode signal
+    _ack_page(app, topics.acks, AckSigner.from_env(env))
 
-    @app.page("/ack", name="slawatch_ack")
+
+def _ack_page(app: faust.App, acks: WireTopic[AckRecord], signer: AckSigner | None) -> None:
+    """``/ack``: confirm (GET) and record (POST) an acknowledgement from an alert's link."""
+
     class AckView(faust.web.View):
         """Acknowledge a breach from the link in an alert (alerts/ack_page.py)."""
 
-        def _answer(self, text: str, status: int) -> Any:
+        def _answer(self, text: str, status: int) -> Response:
             return self.html(message_page(text), status=status, headers=dict(PAGE_HEADERS))
 
-        async def get(self, request: Any) -> Any:
+        async def get(self, request: Request) -> Response:
             if signer is None:
                 return self._answer("Acknowledgement links are not enabled.", 404)
             query = {str(k): str(v) for k, v in request.query.items()}
@@ -212,7 +215,7 @@ def register(
             headers = {**PAGE_HEADERS, "Set-Cookie": nonce_cookie(nonce)}
             return self.html(page, headers=headers)
 
-        async def post(self, request: Any) -> Any:
+        async def post(self, request: Request) -> Response:
             if signer is None:
                 return self._answer("Acknowledgement links are not enabled.", 404)
             try:
@@ -226,7 +229,7 @@ def register(
             except ValueError:  # a form that does not parse (bad encoding, bad multipart)
                 return self._answer("the confirmation form does not read; open the link again", 400)
             record = ack.record(SystemTime().now())
-            await acks.send(key=record.case_id.encode(), value=record.model_dump_json().encode())
+            await acks.send(record, key=record.case_id)
             log.info(
                 "ack_received", breach_id=record.breach_id, ack_level=record.level, by=record.by
             )
@@ -236,4 +239,4 @@ def register(
                 200,
             )
 
-    return runtime
+    app.page("/ack", name="slawatch_ack")(AckView)

@@ -1,26 +1,37 @@
 """Build the Faust app of one slawatch worker from :class:`~streams.settings.Settings`.
 
-One function, :func:`create_app`, wires the parts: the ingest agent (source topics →
-``slawatch.events``/``sla.deadletter``), the clock agent on ``slawatch.events`` +
-``slawatch.due`` with the ``cases`` table, the deadline index and its due timer, metrics and
-the web views. Everything a part needs is in one :class:`Runtime` value, so agents stay thin.
+One function, :func:`create_app`, builds the worker's :class:`~streams.runtime.Runtime` once
+(policy, engine, topics with their codecs, the ``cases`` table, alerts) and hands it to each
+part's ``register``: the ingest agent (source topics → ``slawatch.events``/``sla.deadletter``),
+the clock agent on ``slawatch.events`` + ``slawatch.due`` with the deadline index and its due
+timer, the shadow policy, the alert agents, the watchdog and the web views. This module imports
+the parts only to register them; they import :mod:`streams.runtime`, never this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import faust
 
+from sla.calendar import build_calendars
 from sla.policy import PolicySpec
 from slawatch import __version__
-from streams.deadlines import DeadlineIndex
+from streams import alerting, clocks, explain_view, ingest, skipped_acks, watchdog, web
 from streams.kafka_auth import broker_credentials
+from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import Metrics
+from streams.runtime import (
+    CASES_TABLE,
+    Runtime,
+    SourceMapping,
+    build_engine,
+    cases_table,
+)
 from streams.settings import Settings
+from streams.wire import declare_topics
 
 __all__ = [
     "CASES_TABLE",
@@ -32,9 +43,6 @@ __all__ = [
     "faust_settings",
 ]
 
-#: Name of the table of case states (its changelog is ``<app id>-cases-changelog``).
-CASES_TABLE = "cases"
-
 #: How long records wait to share a produce request, in seconds (bench/README.md).
 PRODUCER_LINGER_S = 0.05
 
@@ -43,42 +51,6 @@ PRODUCER_LINGER_S = 0.05
 #: trip, which left the worker idle a fifth of the time (bench/README.md). Half the broker's
 #: default ``message.max.bytes`` (1 MiB), so a batch is never refused for its size.
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
-
-
-@dataclass
-class Runtime:
-    """Everything the agents, the timer and the web views of one worker share."""
-
-    settings: Settings
-    app: faust.App
-    policy: PolicySpec
-    engine: Any
-    mappings: dict[str, Any]
-    metrics: Metrics
-    index: DeadlineIndex = field(default_factory=DeadlineIndex)
-    topics: dict[str, Any] = field(default_factory=dict)
-    extra_topics: dict[str, int] = field(default_factory=dict)
-    cases: Any = None
-    keyed_sources: frozenset[str] = frozenset()
-    processor: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def topic_sizes(self) -> dict[str, int]:
-        """Topics to create before the worker starts: name -> partitions."""
-        n = self.settings.partitions
-        names = self.settings.topic_names
-        sizes = {
-            names.events: n,
-            names.due: n,
-            names.warnings: n,
-            names.breaches: n,
-            names.outcomes: n,
-            names.deadletter: n,
-            names.acks: n,
-        }
-        sizes.update(self.extra_topics)
-        sizes.update(dict.fromkeys(self.keyed_sources, n))
-        return sizes
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -124,32 +96,13 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return conf
 
 
-def build_engine(
-    policy: PolicySpec, *, reevaluate: bool = False, retention: timedelta | None = None
-) -> Any:
-    """The clock engine for ``policy`` with its calendars.
-
-    Args:
-        policy: the policy new cycles are judged by.
-        reevaluate: also re-judge running cycles started under another policy version
-            (``SLAWATCH_REEVALUATE``, ``slawatch worker --reevaluate``; docs/design.md).
-        retention: how long a case with no open clock is kept (``SLAWATCH_RETENTION``);
-            the engine's default (7 days) when None.
-    """
-    from sla.calendar import build_calendars
-    from sla.engine import Engine
-
-    extra = {} if retention is None else {"retention": retention}
-    return Engine(policy, build_calendars(policy), reevaluate=reevaluate, **extra)
-
-
 def _load_policy(path: Path) -> PolicySpec:
     from sla.policy_file import load_policy
 
     return load_policy(path)
 
 
-def _load_topics(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
+def _load_topics(path: Path) -> tuple[dict[str, SourceMapping], frozenset[str]]:
     """Source topic -> mapping, and the sources keyed by case id (read without a re-key hop)."""
     from sources.topics import load_topics
 
@@ -162,11 +115,11 @@ def create_app(
     settings: Settings,
     *,
     policy: PolicySpec | None = None,
-    mappings: dict[str, Any] | None = None,
+    mappings: Mapping[str, SourceMapping] | None = None,
     keyed_sources: frozenset[str] = frozenset(),
     metrics: Metrics | None = None,
 ) -> Runtime:
-    """Build the worker's app and register its agents, timer, hooks and web views.
+    """Build the worker's app and runtime, and register its agents, timers, hooks and views.
 
     Args:
         settings: the validated settings.
@@ -176,9 +129,6 @@ def create_app(
         keyed_sources: with ``mappings``: the sources keyed by case id (``keyed_by_case``).
         metrics: the metrics holder; a fresh registry when None.
     """
-    from streams import alerting, clocks, explain_view, ingest, skipped_acks, watchdog, web
-    from streams.label_values import LabelValues, bound_metrics
-
     skipped_acks.install()  # a record skipped around a rebalance is never committed
     if settings.tansu:
         from streams import tansu
@@ -187,25 +137,32 @@ def create_app(
     policy = policy if policy is not None else _load_policy(settings.policies)
     if mappings is None:
         mappings, keyed_sources = _load_topics(settings.topics)
+    metrics = metrics if metrics is not None else Metrics()
+    metrics.build_info.labels(__version__, policy.version).set(1)
+    metrics.prime(clock.id for clock in policy.clocks)
+    bound_metrics(metrics, LabelValues.of(policy))  # unknown team/region/type: other
     app = faust.App(settings.app_id, **faust_settings(settings))
+    calendars = build_calendars(policy)
     runtime = Runtime(
         settings=settings,
         app=app,
         policy=policy,
-        engine=build_engine(policy, reevaluate=settings.reevaluate, retention=settings.retention),
+        engine=build_engine(
+            policy,
+            calendars=calendars,
+            reevaluate=settings.reevaluate,
+            retention=settings.retention,
+        ),
+        calendars=calendars,
         mappings=mappings,
-        metrics=metrics if metrics is not None else Metrics(),
         keyed_sources=keyed_sources,
+        metrics=metrics,
+        topics=declare_topics(app, settings),
+        cases=cases_table(
+            app, CASES_TABLE, settings.partitions, "case id -> {p, due, open, near, s: CaseState}"
+        ),
+        alerts=alerting.build(settings, policy, metrics),  # None unless an alerts file is found
     )
-    runtime.metrics.build_info.labels(__version__, policy.version).set(1)
-    runtime.metrics.prime(clock.id for clock in policy.clocks)
-    bound_metrics(runtime.metrics, LabelValues.of(policy))  # unknown team/region/type: other
-    names = settings.topic_names
-    n = settings.partitions
-    for role in ("warnings", "breaches", "outcomes", "deadletter"):
-        runtime.topics[role] = app.topic(getattr(names, role), partitions=n, internal=False)
-    runtime.topics["events"] = app.topic(names.events, partitions=n)
-    runtime.topics["due"] = app.topic(names.due, partitions=n)
     intake = ingest.SourceIntake(runtime)
     ingest.register(runtime, intake)
     clocks.register(runtime, intake)
@@ -213,10 +170,8 @@ def create_app(
         from streams import shadow
 
         shadow.register(runtime, _load_policy(settings.shadow_policies))
-        runtime.extra_topics[shadow.SHADOW_DUE_TOPIC] = n
-        runtime.extra_topics[shadow.SHADOW_OUTCOMES_TOPIC] = n
     web.register(runtime)
     watchdog.register(runtime)  # stops the worker when the broker lost its topics
     explain_view.register(runtime)
-    alerting.register(runtime)  # off unless an alerts file is found (streams/alerting.py)
+    alerting.register(runtime)
     return runtime

@@ -14,7 +14,7 @@ changelog written by either form is read by the other.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import orjson
 
@@ -22,13 +22,18 @@ __all__ = ["CaseRow", "decode_row", "encode_row"]
 
 
 class CaseRow(TypedDict):
-    """A decoded table value."""
+    """A decoded table value.
+
+    ``s`` is None in the marker row of a case retention forgot; ``forgotten`` then holds its
+    clocks' cycle numbering (clock id -> cycles numbered).
+    """
 
     p: int
     due: float | None
     open: list[str]
     near: list[str]
-    s: dict[str, Any]
+    s: dict[str, Any] | None
+    forgotten: NotRequired[dict[str, int]]
 
 
 def encode_row(row: CaseRow) -> bytes:
@@ -36,7 +41,7 @@ def encode_row(row: CaseRow) -> bytes:
     return orjson.dumps(row)
 
 
-def decode_row(value: Any) -> CaseRow | None:
+def decode_row(value: bytes | bytearray | str | CaseRow | None) -> CaseRow | None:
     """The row stored as ``value`` (bytes, text or an already parsed object); None for none.
 
     Example:
@@ -45,7 +50,7 @@ def decode_row(value: Any) -> CaseRow | None:
     """
     if value is None:
         return None
-    if isinstance(value, bytes | bytearray | memoryview | str):
+    if isinstance(value, bytes | bytearray | str):
         parsed: CaseRow = orjson.loads(value)
         return parsed
-    return value  # type: ignore[no-any-return]
+    return value

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
+import faust
 import structlog
-from pydantic import BaseModel
+from faust.types import TP, AgentT, EventT, Message, StreamT, TopicT
 
 from sla.effects import (
     Breached,
@@ -29,19 +30,30 @@ from sla.effects import (
     EventIgnored,
     WarningDue,
 )
+from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
 from streams.case_row import CaseRow, decode_row
-from streams.codec import encode_model, key_bytes
+from streams.codec import DueCommand
 from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
+from streams.errors import DEFAULT as DEFAULT_ERRORS
+from streams.errors import Failed, SendFailed
 from streams.ingest import SourceIntake, partition_of
 from streams.metrics import Children, Metrics, label
-from streams.processor import CaseProcessor, SendFailed
+from streams.positions import ConsumerOffsets, fetch_highwater, positions
+from streams.processor import CaseProcessor, LogContext, SourceDecoder
+from streams.runtime import CasesTable, RecoverySummary, Runtime, ready
+from streams.wire import WireTopic, WorkerTopics, raw_topic
 
-if TYPE_CHECKING:
-    from streams.app import Runtime
-
-__all__ = ["EffectSink", "OpenClockGauges", "register"]
+__all__ = [
+    "CaseAgent",
+    "EffectSink",
+    "OpenClockGauges",
+    "RowScan",
+    "register",
+    "register_case_agent",
+    "scan_rows",
+]
 
 log = structlog.get_logger("slawatch.clocks")
 
@@ -116,7 +128,7 @@ class OpenClockGauges:
 class EffectSink:
     """Carries out the engine's effects: topic sends, counters, one log line per breach."""
 
-    def __init__(self, topics: dict[str, Any], metrics: Metrics) -> None:
+    def __init__(self, topics: WorkerTopics, metrics: Metrics) -> None:
         self._topics = topics
         self._ignored = Children(metrics.events_ignored)
         self._started = Children(metrics.clocks_started)
@@ -126,7 +138,7 @@ class EffectSink:
         self._outcomes = Children(metrics.outcomes)
         self._time_to_stop = Children(metrics.time_to_stop)
 
-    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+    async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None:
         """Carry out ``effects`` in order; ``ctx`` (topic, partition, offset) goes in logs."""
         for effect in effects:
             if isinstance(effect, EventIgnored):
@@ -143,15 +155,12 @@ class EffectSink:
             elif isinstance(effect, ClockEnded):
                 await self._outcome(effect.record)
 
-    async def _send(self, role: str, case_id: str, record: BaseModel) -> None:
-        await self._topics[role].send(key=key_bytes(case_id), value=encode_model(record))
-
     async def _warning(self, rec: WarningRecord) -> None:
-        await self._send("warnings", rec.case_id, rec)
+        await self._topics.warnings.send(rec, key=rec.case_id)
         self._warnings(rec.clock, label(rec.team), label(rec.region), f"{rec.threshold:g}").inc()
 
-    async def _breach(self, rec: BreachRecord, ctx: dict[str, Any]) -> None:
-        await self._send("breaches", rec.case_id, rec)
+    async def _breach(self, rec: BreachRecord, ctx: LogContext) -> None:
+        await self._topics.breaches.send(rec, key=rec.case_id)
         team, region = label(rec.team), label(rec.region)
         self._breaches(rec.clock, team, region, rec.standard).inc()
         self._results(rec.clock, team, region, rec.standard, "breached").inc()
@@ -172,8 +181,8 @@ class EffectSink:
             **ctx,
         )
 
-    async def _retraction(self, rec: BreachRecord, ctx: dict[str, Any]) -> None:
-        await self._send("breaches", rec.case_id, rec)
+    async def _retraction(self, rec: BreachRecord, ctx: LogContext) -> None:
+        await self._topics.breaches.send(rec, key=rec.case_id)
         self._results(
             rec.clock, label(rec.team), label(rec.region), rec.standard, "retracted"
         ).inc()
@@ -187,7 +196,7 @@ class EffectSink:
         )
 
     async def _outcome(self, rec: OutcomeRecord) -> None:
-        await self._send("outcomes", rec.case_id, rec)
+        await self._topics.outcomes.send(rec, key=rec.case_id)
         team, region = label(rec.team), label(rec.region)
         self._outcomes(rec.clock, team, region, rec.outcome).inc()
         if rec.outcome == "met":
@@ -196,208 +205,257 @@ class EffectSink:
             self._time_to_stop(rec.clock).observe(rec.elapsed_seconds)
 
 
-def _needs_review(engine: Any, row: CaseRow) -> bool:
+@dataclass
+class RowScan:
+    """What a scan of a recovered table of case rows found (:func:`scan_rows`)."""
+
+    entries: list[DueEntry]
+    #: case id -> (partition, open clocks, near-breach clocks) of the active cases.
+    counted: dict[str, tuple[int, list[str], list[str]]]
+    zombies: list[str]
+    reviews: int
+
+
+def scan_rows(
+    rows: Iterable[tuple[str, bytes | None]],
+    actives: set[int],
+    keep: set[int],
+    engine: Engine | None,
+    now: float,
+) -> RowScan:
+    """Sort the rows of a recovered table: deadline entries of the active partitions, zombies.
+
+    The memory store yields standby keys and keys of revoked partitions too (Faust's memory
+    store records a key's partition only for keys it recovered), so rows carry their partition
+    and only the active ones are indexed. A row of neither an active nor a standby partition
+    (``keep``) is a zombie. With ``engine``, a case with open cycles the current policy changes
+    is due ``now`` (a policy review, docs/design.md).
+    """
+    scan = RowScan([], {}, [], 0)
+    for case_id, stored in rows:
+        row = decode_row(stored)
+        if not row:
+            continue
+        partition = row.get("p")
+        if partition in actives:
+            due = row.get("due")
+            if engine is not None and row.get("open") and _needs_review(engine, row):
+                due = now
+                scan.reviews += 1
+            if due is not None:
+                scan.entries.append(DueEntry(due, case_id, partition))
+            scan.counted[case_id] = (partition, row.get("open") or [], row.get("near") or [])
+        elif partition not in keep:
+            scan.zombies.append(case_id)
+    return scan
+
+
+def _needs_review(engine: Engine, row: CaseRow) -> bool:
     """Whether a stored case has open cycles the current policy changes (engine.needs_review)."""
-    try:
-        return bool(engine.stored_needs_review(row["s"]))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return False  # unreadable: its own message will say so when it is processed
+    stored = row.get("s")
+    if stored is None:
+        return False  # a forgotten case's marker: no cycles
+    outcome = DEFAULT_ERRORS.attempt(lambda: engine.stored_needs_review(stored))
+    # unreadable: its own message will say so when it is processed
+    return not isinstance(outcome, Failed) and bool(outcome)
 
 
-def register(rt: Runtime, intake: SourceIntake) -> None:
-    """Register the ``cases`` table, the clock agent, recovery hooks, the timer and lag tasks.
+@dataclass(frozen=True)
+class CaseAgent:
+    """One :class:`CaseProcessor` and the Faust parts around it (live clocks or the shadow).
+
+    Attributes:
+        name: the agent's name.
+        channel: the topics it reads as one channel (events, its due topic, keyed sources).
+        processor: decode → engine → effects → store → index.
+        table: its table of case rows; ``index`` is derived from it.
+        due: its timer-command topic.
+        stop_on_send_failure: stop the worker when records cannot be sent (the live agent);
+            otherwise log ``<name>_records_lost`` and go on (the shadow, which must never
+            stop the live worker).
+    """
+
+    name: str
+    channel: TopicT
+    processor: CaseProcessor
+    table: CasesTable
+    index: DeadlineIndex
+    due: WireTopic[DueCommand]
+    stop_on_send_failure: bool
+
+
+def register_case_agent(
+    app: faust.App,
+    agent: CaseAgent,
+    *,
+    max_sleep: float,
+    on_each: Callable[[], None] = lambda: None,
+    on_revoked: Callable[[set[int]], None] = lambda gone: None,
+) -> AgentT[bytes]:
+    """Register ``agent``'s stream agent, its revocation hook and its due timer.
+
+    The agent takes one message at a time (batches from ``take_events`` were tried and lost
+    events around rebalances in the failover test: docs/design.md). The due timer never writes
+    the table (Faust lets only a stream write it): it sends commands to ``agent.due``, which
+    the agent reads in order with the events.
+    """
+    processor, index = agent.processor, agent.index
+
+    async def process(stream: StreamT[bytes]) -> None:
+        event: EventT[bytes]
+        async for event in stream.events():
+            try:
+                await processor.process((event,))
+            except SendFailed as exc:
+                if not agent.stop_on_send_failure:
+                    log.error("shadow_records_lost", error=str(exc))
+                    continue
+                # Faust would restart the agent and go on past the unsent message; stopping
+                # the worker instead makes its supervisor restart it from the committed offset.
+                log.critical("worker_stopping", reason="records could not be sent", error=str(exc))
+                await app.crash(exc)
+                return
+            on_each()
+
+    stream_agent: AgentT[bytes] = app.agent(agent.channel, name=agent.name)(process)
+
+    async def drop_revoked(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
+        changelog = agent.table.changelog_topic.get_topic_name()
+        mine = {*agent.channel.topics, changelog}
+        gone = {tp.partition for tp in revoked if tp.topic in mine}
+        index.drop_partitions(gone)
+        on_revoked(gone)
+
+    app.on_partitions_revoked.connect(drop_revoked)  # type: ignore[arg-type]  # mode signal
+
+    async def due_timer() -> None:
+        await run_due_timer(
+            index,
+            due_sender(agent.due),
+            ready=lambda: ready(app),
+            stopped=lambda: app.should_stop,
+            max_sleep=max_sleep,
+        )
+
+    app.task(due_timer)
+    return stream_agent
+
+
+def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
+    """Register the clock agent on ``cases``, its recovery and revocation hooks, the timer and
+    the lag gauge; returns its processor.
 
     The agent reads ``slawatch.events``, ``slawatch.due`` and every source declared
-    ``keyed_by_case`` as one channel, one message at a time, and hands each to the
-    :class:`CaseProcessor` (batches from ``take_events`` were tried and lost events around
-    rebalances in the failover test: docs/design.md).
+    ``keyed_by_case`` as one channel and hands each message to the :class:`CaseProcessor`.
     """
-    from streams.app import CASES_TABLE
-
-    app = rt.app
-    settings = rt.settings
-    names = settings.topic_names
-    metrics = rt.metrics
-    index: DeadlineIndex = rt.index
+    app, settings, metrics, index = rt.app, rt.settings, rt.metrics, rt.index
     gauges = OpenClockGauges(metrics)
-    engine = rt.engine
-    cases = app.Table(
-        CASES_TABLE,
-        default=None,
-        partitions=settings.partitions,
-        key_type=str,
-        value_type=bytes,  # JSON bytes of a CaseRow (streams/case_row.py)
-        help="case id -> {p, due, open, near, s: CaseState JSON}",
+    processor = CaseProcessor(
+        engine=rt.engine,
+        table=rt.cases,
+        index=index,
+        effects=EffectSink(rt.topics, metrics),
+        interrupted=lambda: not app.flow_control.is_active(),
+        due_topic=rt.topics.due.name,
+        sources=dict.fromkeys(rt.keyed_sources, _keyed_reader(rt, intake)),
+        dead_letter=intake.dead_letter,
+        on_write=gauges.change,
+        on_revive=metrics.cases_revived.inc,
+        errors=rt.errors,
     )
-    rt.cases = cases
-    channel = app.topic(
-        names.events,
-        names.due,
+    channel = raw_topic(
+        app,
+        rt.topics.events.name,
+        rt.topics.due.name,
         *sorted(rt.keyed_sources),
         partitions=settings.partitions,
-        key_serializer="raw",
-        value_serializer="raw",
     )
-    due_topic = rt.topics["due"]
-    events_topic = rt.topics["events"]
-    partitions = settings.partitions
+    agent = CaseAgent("slawatch.clocks", channel, processor, rt.cases, index, rt.topics.due, True)
 
-    async def read_keyed(message: Any) -> LifecycleEvent | None:
+    def index_size() -> None:
+        metrics.timer_index_size.set(len(index))
+
+    def revoked(gone: set[int]) -> None:
+        gauges.drop_partitions(gone)
+        index_size()
+
+    register_case_agent(
+        app, agent, max_sleep=settings.timer_max_sleep, on_each=index_size, on_revoked=revoked
+    )
+
+    @rt.cases.on_recover
+    async def rebuild_index() -> None:
+        started = time.monotonic()
+        actives = rt.active_partitions()
+        keep = actives | _standby_partitions(app, rt.cases)
+        scan = scan_rows(rt.cases.items(), actives, keep, rt.engine, time.time())
+        memory = settings.store.startswith("memory")
+        if memory and scan.zombies:
+            data = rt.cases.data.data  # type: ignore[attr-defined]  # memory Store's dict
+            for case_id in scan.zombies:
+                data.pop(case_id, None)  # store level: writes no changelog tombstone
+        index.keep_only(actives)
+        index.rebuild(scan.entries, actives)
+        gauges.reset(scan.counted.values())
+        index_size()
+        rt.recovery.last = RecoverySummary(
+            actives=sorted(actives),
+            cases=len(scan.counted),
+            index=len(index),
+            zombies_dropped=len(scan.zombies) if memory else 0,
+            policy_reviews=scan.reviews,
+        )
+        log.info(
+            "deadline_index_rebuilt",
+            actives=sorted(actives),
+            cases=len(scan.counted),
+            index=len(index),
+            overdue=sum(1 for e in scan.entries if e.due_at <= time.time()),
+            zombies=len(scan.zombies),
+            policy_reviews=scan.reviews,
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    async def consumer_lag() -> None:
+        topics = set(rt.mappings) | {rt.topics.events.name, rt.topics.due.name}
+        while not app.should_stop:
+            rt.errors.attempt(  # metrics must never stop the worker
+                lambda: _update_lag(app, metrics, topics), "lag_update_failed", level="debug"
+            )
+            await asyncio.sleep(LAG_INTERVAL_S)
+
+    app.task(consumer_lag)
+    return processor
+
+
+def _keyed_reader(rt: Runtime, intake: SourceIntake) -> SourceDecoder:
+    """Keyed sources as the clock agent reads them: a misplaced event is re-keyed."""
+    partitions = rt.settings.partitions
+
+    async def read_keyed(message: Message) -> LifecycleEvent | None:
         """A keyed source's event, or None; one keyed by another case id is re-keyed."""
         canonical = await intake.canonical(message)
         if canonical is None:
             return None
         if partition_of(canonical.case_id, partitions) != message.partition:
-            metrics.events_rekeyed.labels(message.topic).inc()
-            await events_topic.send(key=key_bytes(canonical.case_id), value=encode_model(canonical))
+            rt.metrics.events_rekeyed.labels(message.topic).inc()
+            await rt.topics.events.send(canonical, key=canonical.case_id)
             return None
         return canonical
 
-    processor = CaseProcessor(
-        engine=engine,
-        table=cases,
-        index=index,
-        effects=EffectSink(rt.topics, metrics),
-        interrupted=lambda: not app.flow_control.is_active(),
-        due_topic=names.due,
-        sources={name: read_keyed for name in rt.keyed_sources},
-        dead_letter=intake.dead_letter,
-        on_write=gauges.change,
-        on_revive=metrics.cases_revived.inc,
-    )
-    rt.processor = processor
-
-    @app.agent(channel, name="slawatch.clocks")
-    async def clock_agent(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                await processor.process((event,))
-            except SendFailed as exc:
-                # Faust would restart the agent and go on past the unsent batch; stopping the
-                # worker instead makes its supervisor restart it from the committed offset.
-                log.critical("worker_stopping", reason="records could not be sent", error=str(exc))
-                await app.crash(exc)
-                return
-            metrics.timer_index_size.set(len(index))
-
-    def active_partitions() -> set[int]:
-        changelog = cases.changelog_topic.get_topic_name()
-        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
-
-    def standby_partitions() -> set[int]:
-        changelog = cases.changelog_topic.get_topic_name()
-        return {tp.partition for tp in app.assignor.assigned_standbys() if tp.topic == changelog}
-
-    @cases.on_recover
-    async def rebuild_index() -> None:
-        started = time.monotonic()
-        actives = active_partitions()
-        keep = actives | standby_partitions()
-        entries: list[DueEntry] = []
-        zombies: list[str] = []
-        counted: dict[str, tuple[int, list[str], list[str]]] = {}
-        reviews = 0
-        for case_id, stored in cases.items():
-            row = decode_row(stored)
-            if not row:
-                continue
-            partition = row.get("p")
-            if partition in actives:
-                due = row.get("due")
-                if row.get("open") and _needs_review(engine, row):
-                    due = time.time()  # a policy change touches it now (docs/design.md)
-                    reviews += 1
-                if due is not None:
-                    entries.append(DueEntry(due, case_id, partition))
-                counted[case_id] = (partition, row.get("open") or [], row.get("near") or [])
-            elif partition not in keep:
-                zombies.append(case_id)
-        if settings.store.startswith("memory") and zombies:
-            data = cases.data.data  # type: ignore[attr-defined]
-            for case_id in zombies:
-                data.pop(case_id, None)  # store level: writes no changelog tombstone
-        index.keep_only(actives)
-        index.rebuild(entries, actives)
-        gauges.reset(counted.values())
-        metrics.timer_index_size.set(len(index))
-        rt.extra["recovered"] = {
-            "actives": sorted(actives),
-            "cases": len(counted),
-            "index": len(index),
-            "zombies_dropped": len(zombies) if settings.store.startswith("memory") else 0,
-            "policy_reviews": reviews,
-        }
-        log.info(
-            "deadline_index_rebuilt",
-            actives=sorted(actives),
-            cases=len(counted),
-            index=len(index),
-            overdue=sum(1 for e in entries if e.due_at <= time.time()),
-            zombies=len(zombies),
-            policy_reviews=reviews,
-            seconds=round(time.monotonic() - started, 3),
-        )
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def drop_revoked(app_: Any, revoked: Any, **kwargs: Any) -> None:
-        changelog = cases.changelog_topic.get_topic_name()
-        mine = {names.events, names.due, changelog, *rt.keyed_sources}
-        gone = {tp.partition for tp in revoked if tp.topic in mine}
-        index.drop_partitions(gone)
-        gauges.drop_partitions(gone)
-        metrics.timer_index_size.set(len(index))
-
-    def ready() -> bool:
-        return bool(not app.rebalancing and app.tables.actives_ready)
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def due_timer() -> None:
-        await run_due_timer(
-            index,
-            due_sender(due_topic),
-            ready=ready,
-            stopped=lambda: app.should_stop,
-            max_sleep=settings.timer_max_sleep,
-        )
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def consumer_lag() -> None:
-        while not app.should_stop:
-            try:
-                _update_lag(rt)
-            except Exception as exc:  # metrics must never stop the worker
-                log.debug("lag_update_failed", error=repr(exc))
-            await asyncio.sleep(LAG_INTERVAL_S)
-
-    rt.extra.update(
-        clock_agent=clock_agent,
-        gauges=gauges,
-        active_partitions=active_partitions,
-        ready=ready,
-    )
+    return read_keyed
 
 
-def _update_lag(rt: Runtime) -> None:
+def _standby_partitions(app: faust.App, table: CasesTable) -> set[int]:
+    changelog = table.changelog_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_standbys() if tp.topic == changelog}
+
+
+def _update_lag(app: faust.App, metrics: Metrics, topics: set[str]) -> None:
     """Consumer lag per assigned source/internal partition: Fetch highwater - next to read."""
-    consumer: Any = rt.app.consumer
-    names = rt.settings.topic_names
-    topics = set(rt.mappings) | {names.events, names.due}
-    lag = rt.metrics.consumer_lag
-    for tp in consumer.assignment():
-        if tp.topic not in topics:
-            continue
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:
-            highwater = None
-        if highwater is None:
-            continue
-        read = consumer._read_offset.get(tp)
-        if read is not None:
-            position = read + 1
-        else:
-            committed = consumer._committed_offset.get(tp)
-            if committed is None:
-                continue
-            position = committed
-        lag.labels(tp.topic, str(tp.partition)).set(max(int(highwater) - int(position), 0))
+    consumer: ConsumerOffsets = app.consumer  # type: ignore[assignment]  # Faust's private offsets
+    lag = metrics.consumer_lag
+    for (topic, partition), position in positions(consumer, topics).items():
+        highwater = fetch_highwater(consumer, TP(topic, partition))
+        if highwater is not None:
+            lag.labels(topic, str(partition)).set(max(highwater - position, 0))

@@ -5,12 +5,14 @@ per case with a pending ``next_due`` (the earliest warning or deadline the engin
 in a heap per partition with lazy deletion: a heap entry counts only while it still equals
 the case's current due time. It is rebuilt from active keys in ``@cases.on_recover`` and
 dropped for revoked partitions, so a worker never fires timers for partitions it does not own
-(notes R3, R5).
+(Faust's memory store also yields standby and revoked partitions' keys, and its windowed tables
+lose their expiry heap on a rebalance: this index replaces both).
 
-The due timer (:func:`run_due_timer`) never writes the table (notes R4: Faust lets only a
-stream write it). It sends one command per partition, carrying the ids of every case due there,
-to that partition of ``slawatch.due``, co-partitioned with the events; the clock agent advances
-the cases in order with their events.
+The due timer (:func:`run_due_timer`) never writes the table (Faust lets only a stream write a
+table: a timer's write raises "Cannot modify table key from outside of stream iteration"). It
+sends one command per partition, carrying the ids of every case due there, to that partition
+of ``slawatch.due``, co-partitioned with the events; the clock agent advances the cases in
+order with their events.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from streams.codec import encode_due
+from streams.codec import DueCommand
+
+if TYPE_CHECKING:
+    from streams.wire import WireTopic
 
 __all__ = [
     "IDS_PER_COMMAND",
@@ -203,17 +208,15 @@ def by_partition(entries: Iterable[DueEntry]) -> dict[int, list[DueEntry]]:
 IDS_PER_COMMAND = 2000
 
 
-def due_sender(topic: Any) -> Callable[[int, list[DueEntry]], Awaitable[None]]:
+def due_sender(topic: WireTopic[DueCommand]) -> Callable[[int, list[DueEntry]], Awaitable[None]]:
     """``send_due`` for :func:`run_due_timer`: commands of up to :data:`IDS_PER_COMMAND` ids."""
 
     async def send_due(partition: int, entries: list[DueEntry]) -> None:
         for start in range(0, len(entries), IDS_PER_COMMAND):
             chunk = entries[start : start + IDS_PER_COMMAND]
             due_at = datetime.fromtimestamp(chunk[-1].due_at, UTC)
-            await topic.send(
-                value=encode_due(partition, [e.case_id for e in chunk], due_at),
-                partition=partition,
-            )
+            command = DueCommand([e.case_id for e in chunk], partition, due_at)
+            await topic.send(command, partition=partition)
 
     return send_due
 
@@ -235,8 +238,8 @@ async def run_due_timer(
     a handful of records, not 100,000 round trips.
 
     Sleeps until the earliest due time (at most ``max_sleep``), woken early when an earlier
-    entry is indexed. Does nothing while ``ready()`` is false (rebalancing, recovering:
-    notes R8).
+    entry is indexed. Does nothing while ``ready()`` is false (rebalancing, recovering: Faust
+    keeps running timers through both).
 
     Args:
         index: the deadline index.

@@ -15,8 +15,9 @@ Wiring (in :func:`streams.app.create_app`, after ``web.register(runtime)``)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sla.calendar import build_calendars
@@ -25,9 +26,7 @@ from sla.policy import PolicySpec
 from sla.readmodels.explain import Explainer, Sentence
 from streams.case_row import decode_row
 from streams.forward import forward_to_owner
-
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.runtime import Runtime
 
 __all__ = ["DEFAULT_ZONE", "explain_row", "register"]
 
@@ -35,7 +34,7 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 
 def explain_row(
-    case_id: str, row: dict[str, Any], policy: PolicySpec, zone: str, now: datetime
+    case_id: str, row: Mapping[str, Any], policy: PolicySpec, zone: str, now: datetime
 ) -> dict[str, Any]:
     """The JSON answer for one table row ``{"s": CaseState JSON, ...}``.
 
@@ -71,13 +70,8 @@ def register(rt: Runtime) -> None:
 
     @app.page("/cases/{case_id}/explain", name="slawatch_case_explain")
     async def explain_view(web: Any, request: Any, case_id: str) -> Any:
-        row = decode_row(rt.cases.get(case_id)) if rt.cases is not None else None
-        active = rt.extra.get("active_partitions")
-        if (
-            row is None
-            or row.get("s") is None
-            or (active is not None and row.get("p") not in active())
-        ):
+        row = decode_row(rt.cases.get(case_id))
+        if row is None or row.get("s") is None or row.get("p") not in rt.active_partitions():
             owners = await forward_to_owner(rt, web, request, case_id)
             if owners is not None:
                 return owners

@@ -10,14 +10,13 @@ ownership during a rebalance cannot make two workers bounce a request between th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import structlog
 from yarl import URL
 
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.runtime import CASES_TABLE, Runtime
 
 __all__ = ["FORWARDED", "fetch_json", "forward_to_owner", "is_forwarded", "owner_url", "peers"]
 
@@ -44,8 +43,6 @@ def is_forwarded(request: Any) -> bool:
 
 def owner_url(rt: Runtime, case_id: str) -> URL | None:
     """The URL of the worker owning ``case_id``'s partition; None if it is this one or unknown."""
-    from streams.app import CASES_TABLE
-
     try:
         url = URL(str(rt.app.router.key_store(CASES_TABLE, case_id)))
     except (KeyError, ValueError, AttributeError):

@@ -10,7 +10,7 @@ long commits take, and how many sends failed (per topic, never a key or value).
 from __future__ import annotations
 
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from prometheus_client import (
@@ -25,8 +25,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.runtime import Runtime
 
 __all__ = ["FaustHealth", "add_runtime_collectors", "register"]
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka.partitioner import murmur2
+from faust.types import EventT, Message, StreamT
+from prometheus_client import Counter, Gauge
 
 from sla.events import LifecycleEvent
-from streams.codec import b64, dumps, encode_model, key_bytes
-
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from sources.mapping import EventSkipped, MappingError, TimeWindow
+from streams.codec import DEAD_LETTERS, DeadLetter, key_bytes
+from streams.errors import Failed
+from streams.runtime import Runtime, SourceMapping
+from streams.wire import raw_topic
 
 __all__ = ["SourceIntake", "deadletter_value", "partition_of", "register"]
 
@@ -43,18 +45,10 @@ def deadletter_value(
     at: datetime | None = None,
 ) -> bytes:
     """The JSON body of a dead letter (design.md, ``sla.deadletter``)."""
-    return dumps(
-        {
-            "reason": reason,
-            "detail": detail,
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "key_b64": b64(key),
-            "value_b64": b64(value),
-            "at": (at or datetime.now(UTC)).isoformat(),
-        }
+    letter = DeadLetter(
+        reason, detail, topic, partition, offset, key, value, at or datetime.now(UTC)
     )
+    return DEAD_LETTERS.encode(letter)
 
 
 def partition_of(case_id: str, partitions: int) -> int:
@@ -64,7 +58,7 @@ def partition_of(case_id: str, partitions: int) -> int:
         >>> partition_of("C-1", 4) == partition_of("C-1", 4)
         True
     """
-    return (murmur2(key_bytes(case_id)) & 0x7FFFFFFF) % partitions
+    return (int(murmur2(key_bytes(case_id))) & 0x7FFFFFFF) % partitions
 
 
 class SourceIntake:
@@ -75,19 +69,16 @@ class SourceIntake:
     """
 
     def __init__(self, rt: Runtime) -> None:
-        from sources.mapping import TimeWindow
-
         self._mappings = rt.mappings
-        self._deadletter = rt.topics["deadletter"]
+        self._deadletter = rt.topics.deadletter
         self._metrics = rt.metrics
+        self._errors = rt.errors
         self._window = TimeWindow(rt.settings.event_max_age, rt.settings.event_max_future)
-        self._last_seen: dict[str, Any] = {}
-        self._consumed: dict[tuple[str, str], Any] = {}
+        self._last_seen: dict[str, Gauge] = {}
+        self._consumed: dict[tuple[str, str], Counter] = {}
 
-    async def canonical(self, message: Any) -> LifecycleEvent | None:
+    async def canonical(self, message: Message) -> LifecycleEvent | None:
         """The canonical event of ``message``, or None (dead-lettered or skipped, counted)."""
-        from sources.mapping import EventSkipped, MappingError
-
         topic = message.topic
         gauge = self._last_seen.get(topic)
         if gauge is None:
@@ -100,18 +91,19 @@ class SourceIntake:
         if message.value is None:
             await self.dead_letter(message, "empty_message", "message has no value (tombstone)")
             return None
-        try:
-            canonical: LifecycleEvent = mapping.decode(message.key, message.value)
-            self._window.check(canonical, datetime.now(UTC), topic)
-        except EventSkipped as exc:
-            self._metrics.events_ignored.labels(exc.reason).inc()
+        value = message.value
+        # a mapping bug must not stop the worker: it is dead-lettered as mapping_failed
+        mapped = self._errors.attempt(lambda: self._map(mapping, message.key, value, topic))
+        if isinstance(mapped, Failed):
+            await self.dead_letter(message, "mapping_failed", mapped.detail)
             return None
-        except MappingError as exc:
-            await self.dead_letter(message, exc.reason, exc.detail)
+        if isinstance(mapped, EventSkipped):
+            self._metrics.events_ignored.labels(mapped.reason).inc()
             return None
-        except Exception as exc:  # a mapping bug must not stop the worker
-            await self.dead_letter(message, "mapping_failed", f"{type(exc).__name__}: {exc}")
+        if isinstance(mapped, MappingError):
+            await self.dead_letter(message, mapped.reason, mapped.detail)
             return None
+        canonical = mapped
         key = (topic, canonical.event_type)
         counter = self._consumed.get(key)
         if counter is None:
@@ -119,7 +111,18 @@ class SourceIntake:
         counter.inc()
         return canonical
 
-    async def dead_letter(self, message: Any, reason: str, detail: str) -> None:
+    def _map(
+        self, mapping: SourceMapping, key: bytes | None, value: bytes, topic: str
+    ) -> LifecycleEvent | MappingError:
+        """The mapped and checked event, or the mapping's own refusal (skip or bad input)."""
+        try:
+            canonical = mapping.decode(key, value)
+            self._window.check(canonical, datetime.now(UTC), topic)
+        except MappingError as exc:  # EventSkipped is one
+            return exc
+        return canonical
+
+    async def dead_letter(self, message: Message, reason: str, detail: str) -> None:
         """Send ``message`` to ``sla.deadletter`` with ``reason`` and ``detail``; count it."""
         self._metrics.deadletters.labels(message.topic, reason).inc()
         log.warning(  # no detail: it may quote message bytes; the dead letter has it
@@ -129,18 +132,17 @@ class SourceIntake:
             partition=message.partition,
             offset=message.offset,
         )
-        await self._deadletter.send(
+        letter = DeadLetter(
+            reason=reason,
+            detail=detail,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
             key=message.key,
-            value=deadletter_value(
-                reason=reason,
-                detail=detail,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-            ),
+            value=message.value,
+            at=datetime.now(UTC),
         )
+        await self._deadletter.send(letter, key=message.key)
 
 
 def register(rt: Runtime, intake: SourceIntake) -> None:
@@ -151,14 +153,14 @@ def register(rt: Runtime, intake: SourceIntake) -> None:
     sources = sorted(name for name in rt.mappings if name not in rt.keyed_sources)
     if not sources:
         return
-    channel = rt.app.topic(*sources, key_serializer="raw", value_serializer="raw")
-    events_topic = rt.topics["events"]
+    channel = raw_topic(rt.app, *sources)
+    events = rt.topics.events
 
-    @rt.app.agent(channel, name="slawatch.ingest")
-    async def ingest(stream: Any) -> None:
+    async def ingest(stream: StreamT[bytes]) -> None:
+        event: EventT[bytes]
         async for event in stream.events():
             canonical = await intake.canonical(event.message)
             if canonical is not None:
-                await events_topic.send(
-                    key=key_bytes(canonical.case_id), value=encode_model(canonical)
-                )
+                await events.send(canonical, key=canonical.case_id)
+
+    rt.app.agent(channel, name="slawatch.ingest")(ingest)

@@ -22,28 +22,31 @@ again after the restart (docs/design.md, Errors).
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from functools import partial
+from typing import Protocol
 
 import structlog
 from faust.streams import _current_event
+from faust.types import EventT, Message
 
 from sla.effects import Effect
 from sla.engine import CaseState, ClockTrack, Engine, Step
 from sla.events import LifecycleEvent
 from streams.case_row import CaseRow, decode_row, encode_row
-from streams.codec import decode_due, decode_event
+from streams.codec import DUE_COMMANDS, EVENTS
 from streams.deadlines import DeadlineIndex
+from streams.errors import ErrorPolicy, Failed, SendFailed
 
 __all__ = [
     "CaseProcessor",
     "CaseTable",
     "EffectHandler",
     "ErrorPolicy",
+    "LogContext",
     "SendFailed",
     "summarize",
 ]
@@ -61,67 +64,24 @@ LIVE_STATES = 4_096
 FORGOTTEN_KEEP = timedelta(days=90)
 
 
+#: Where a message came from, for log lines: topic, partition, offset.
+LogContext = dict[str, str | int]
+
+
 class EffectHandler(Protocol):
     """Carries out the engine's effects for one message (records, counters, log lines)."""
 
-    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None: ...
+    async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None: ...
 
 
 class CaseTable(Protocol):
-    """The part of a Faust table the processor uses."""
+    """The part of a Faust table the processor uses (case id -> row bytes)."""
 
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str, /) -> bytes | None: ...
 
-    def __setitem__(self, key: str, value: Any) -> None: ...
+    def __setitem__(self, key: str, value: bytes) -> None: ...
 
     def __delitem__(self, key: str) -> None: ...
-
-
-class SendFailed(RuntimeError):
-    """A record could not be handed to Kafka after every retry; the worker must stop."""
-
-
-@dataclass(frozen=True)
-class ErrorPolicy:
-    """What the processor does when something fails (one place, named, tested).
-
-    Attributes:
-        send_attempts: tries of one effect batch before the worker stops (``SendFailed``).
-        send_backoff: seconds before the second try, doubled after each further one.
-    """
-
-    send_attempts: int = 5
-    send_backoff: float = 0.2
-
-    async def send(self, emit: Callable[[], Awaitable[None]], ctx: dict[str, Any]) -> None:
-        """Run ``emit``; retry with backoff; raise :class:`SendFailed` when it never succeeds.
-
-        A retry may repeat records already handed over: their ids are deterministic and every
-        reader deduplicates, so a repeat is harmless and a loss is not.
-        """
-        delay = self.send_backoff
-        for attempt in range(1, self.send_attempts + 1):
-            try:
-                await emit()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.error(
-                    "record_send_failed",
-                    attempt=attempt,
-                    of=self.send_attempts,
-                    error=f"{type(exc).__name__}: {exc}",
-                    **ctx,
-                )
-                if attempt == self.send_attempts:
-                    raise SendFailed(
-                        f"could not send the records of {ctx.get('topic')}[{ctx.get('partition')}]"
-                        f"@{ctx.get('offset')} after {attempt} tries: {exc}; the worker stops so "
-                        "the message is processed again when it restarts"
-                    ) from exc
-                await asyncio.sleep(delay)
-                delay *= 2
 
 
 def summarize(state: CaseState) -> tuple[list[str], list[str]]:
@@ -145,12 +105,12 @@ class _Touched:
     """A case the batch touched: what the table held (bytes, and parsed) and what it holds now."""
 
     partition: int
-    stored: Any
+    stored: bytes | None
     row: CaseRow | None
     loaded: CaseState | None
     state: CaseState | None
     next_due: datetime | None
-    event: Any = field(default=None, repr=False)
+    event: EventT[bytes] | None = field(default=None, repr=False)
     #: Clock id -> cycles numbered, of a case retention forgot (its marker row), or of the
     #: case being forgotten now.
     forgotten: dict[str, int] | None = None
@@ -161,9 +121,9 @@ class _Touched:
 #: Called after each case write: (partition, old open, old near, new open, new near clocks).
 GaugeUpdate = Callable[[int, Sequence[str], Sequence[str], Sequence[str], Sequence[str]], None]
 #: Returns the canonical event of a source message read directly, or None (handled).
-SourceDecoder = Callable[[Any], Awaitable[LifecycleEvent | None]]
+SourceDecoder = Callable[[Message], Awaitable[LifecycleEvent | None]]
 #: Handles a message that could not be processed: (message, reason, detail).
-DeadLetter = Callable[[Any, str, str], Awaitable[None]]
+DeadLetter = Callable[[Message, str, str], Awaitable[None]]
 
 
 class CaseProcessor:
@@ -216,12 +176,12 @@ class CaseProcessor:
         self._interrupted = interrupted
         self._errors = errors or ErrorPolicy()
         self._now = now
-        self._live: dict[str, tuple[Any, CaseRow, CaseState]] = {}
+        self._live: dict[str, tuple[bytes | None, CaseRow, CaseState]] = {}
         self.partition_mismatches = 0
         #: Cases retention forgot that got events again (their cycles numbered on).
         self.revived = 0
 
-    async def process(self, batch: Sequence[Any]) -> None:
+    async def process(self, batch: Sequence[EventT[bytes]]) -> None:
         """Process a batch of Faust events (messages of one channel) in order."""
         touched: dict[str, _Touched] = {}
         now = self._now()
@@ -235,7 +195,9 @@ class CaseProcessor:
                 await self._lifecycle(event, touched, now)
         self._store(touched)
 
-    async def _lifecycle(self, event: Any, touched: dict[str, _Touched], now: datetime) -> None:
+    async def _lifecycle(
+        self, event: EventT[bytes], touched: dict[str, _Touched], now: datetime
+    ) -> None:
         message = event.message
         decode = self._sources.get(message.topic)
         if decode is not None:
@@ -243,21 +205,23 @@ class CaseProcessor:
             if canonical is None:
                 return  # dead-lettered or skipped (counted by the decoder)
         else:
-            try:
-                canonical = decode_event(message.value)
-            except ValueError as exc:
-                await self._dead_letter(message, "invalid_event", f"{type(exc).__name__}: {exc}")
+            read = self._errors.attempt(lambda: EVENTS.decode(_value(message)))
+            if isinstance(read, Failed):
+                await self._dead_letter(message, "invalid_event", read.detail)
                 return
+            canonical = read
         case = self._case(canonical.case_id, message.partition, touched)
         state = case.state
         if state is None and case.forgotten is not None:
             state = revived(canonical, case.forgotten)
-        try:
-            step = self.engine.apply(state, canonical, now)
-        except Exception as exc:  # one poisoned event must not stop every clock
-            log.error("clock_event_failed", error=f"{type(exc).__name__}: {exc}", **_ctx(message))
-            await self._dead_letter(message, "processing_failed", f"{type(exc).__name__}: {exc}")
+        # one poisoned event must not stop every clock
+        applied = self._errors.attempt(
+            lambda: self.engine.apply(state, canonical, now), "clock_event_failed", _ctx(message)
+        )
+        if isinstance(applied, Failed):
+            await self._dead_letter(message, "processing_failed", applied.detail)
             return
+        step = applied
         if state is not case.state:
             if step.state is state:  # nothing took the event: the case stays forgotten
                 await self._carry_out(case, replace(step, state=None), event, keep=True)
@@ -274,14 +238,13 @@ class CaseProcessor:
             case.forgotten = None
         await self._carry_out(case, step, event)
 
-    async def _due(self, event: Any, touched: dict[str, _Touched], now: datetime) -> None:
+    async def _due(self, event: EventT[bytes], touched: dict[str, _Touched], now: datetime) -> None:
         message = event.message
-        try:
-            case_ids = decode_due(message.value)
-        except ValueError as exc:
-            await self._dead_letter(message, "invalid_timer", str(exc))
+        command = self._errors.attempt(lambda: DUE_COMMANDS.decode(_value(message)))
+        if isinstance(command, Failed):
+            await self._dead_letter(message, "invalid_timer", str(command.error))
             return
-        for case_id in case_ids:
+        for case_id in command.case_ids:
             case = self._case(case_id, message.partition, touched)
             if case.state is None:
                 if case.forgotten is not None and case.next_due is not None:
@@ -290,14 +253,14 @@ class CaseProcessor:
                     continue
                 self.index.set(message.partition, case_id, None)
                 continue
-            try:
-                step = self.engine.advance(case.state, now)
-            except Exception as exc:  # one broken case must not stop the others
-                log.error(
-                    "clock_timer_failed", error=f"{type(exc).__name__}: {exc}", **_ctx(message)
-                )
+            state = case.state
+            # one broken case must not stop the others
+            advanced = self._errors.attempt(
+                partial(self.engine.advance, state, now), "clock_timer_failed", _ctx(message)
+            )
+            if isinstance(advanced, Failed):
                 continue
-            await self._carry_out(case, step, event)
+            await self._carry_out(case, advanced, event)
 
     def _case(self, case_id: str, partition: int, touched: dict[str, _Touched]) -> _Touched:
         """The case's current state: from this batch, else from the table."""
@@ -330,7 +293,7 @@ class CaseProcessor:
         return case
 
     def _remember(
-        self, case_id: str, stored: Any, row: CaseRow | None, state: CaseState | None
+        self, case_id: str, stored: bytes | None, row: CaseRow | None, state: CaseState | None
     ) -> None:
         """Keep the row and state just written beside the stored bytes they stand for.
 
@@ -347,7 +310,9 @@ class CaseProcessor:
         if len(live) > LIVE_STATES:
             del live[next(iter(live))]  # the least recently written
 
-    async def _carry_out(self, case: _Touched, step: Step, event: Any, keep: bool = False) -> None:
+    async def _carry_out(
+        self, case: _Touched, step: Step, event: EventT[bytes], keep: bool = False
+    ) -> None:
         if step.effects:
             ctx = _ctx(event.message)
             await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
@@ -412,8 +377,8 @@ class CaseProcessor:
             "due": due,
             "open": [],
             "near": [],
-            "s": None,  # type: ignore[typeddict-item]
-            "forgotten": case.forgotten,  # type: ignore[typeddict-unknown-key]
+            "s": None,
+            "forgotten": case.forgotten or {},
         }
         self.table[case_id] = encode_row(marker)
         self.index.set(case.partition, case_id, due)
@@ -430,5 +395,12 @@ def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:
     return state
 
 
-def _ctx(message: Any) -> dict[str, Any]:
+def _value(message: Message) -> bytes:
+    """The message's value; ValueError for a tombstone."""
+    if message.value is None:
+        raise ValueError("message has no value (tombstone)")
+    return message.value
+
+
+def _ctx(message: Message) -> LogContext:
     return {"topic": message.topic, "partition": message.partition, "offset": message.offset}

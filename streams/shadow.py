@@ -29,33 +29,41 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 import structlog
+from faust.types import AgentT, Message
 from prometheus_client import CollectorRegistry, Counter
 
-from sla.calendar import build_calendars
 from sla.effects import Breached, BreachRetracted, ClockEnded, Effect
 from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from sla.records import OutcomeRecord
 from sources.mapping import TimeWindow
-from streams.case_row import decode_row
-from streams.codec import encode_model, key_bytes
-from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
+from streams.clocks import CaseAgent, register_case_agent, scan_rows
+from streams.codec import DUE_COMMANDS
+from streams.deadlines import DeadlineIndex
+from streams.errors import Failed
 from streams.ingest import partition_of
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import label
-from streams.processor import CaseProcessor, SendFailed
-
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.processor import CaseProcessor, LogContext, SourceDecoder
+from streams.runtime import (
+    SHADOW_DUE_TOPIC,
+    SHADOW_OUTCOMES_TOPIC,
+    CasesTable,
+    Runtime,
+    active_partitions,
+    build_engine,
+    cases_table,
+)
+from streams.wire import OUTCOMES, WireTopic, raw_topic
 
 __all__ = [
     "SHADOW_DUE_TOPIC",
     "SHADOW_OUTCOMES_TOPIC",
     "SHADOW_TABLE",
+    "Shadow",
     "ShadowMetrics",
     "outcomes_of",
     "register",
@@ -64,8 +72,6 @@ __all__ = [
 log = structlog.get_logger("slawatch.shadow")
 
 SHADOW_TABLE = "cases_shadow"
-SHADOW_DUE_TOPIC = "slawatch.shadow.due"
-SHADOW_OUTCOMES_TOPIC = "sla.shadow.outcomes"
 
 
 class ShadowMetrics:
@@ -97,12 +103,12 @@ class ShadowMetrics:
                     rec.clock, label(rec.team), label(rec.region), rec.standard, result, version
                 ).inc()
             elif isinstance(effect, ClockEnded):
-                rec = effect.record
-                team, region = label(rec.team), label(rec.region)
-                self.outcomes.labels(rec.clock, team, region, rec.outcome, version).inc()
-                if rec.outcome == "met":
+                out = effect.record
+                team, region = label(out.team), label(out.region)
+                self.outcomes.labels(out.clock, team, region, out.outcome, version).inc()
+                if out.outcome == "met":
                     self.clock_results.labels(
-                        rec.clock, team, region, rec.standard, "met", version
+                        out.clock, team, region, out.standard, "met", version
                     ).inc()
 
 
@@ -117,45 +123,51 @@ class ShadowEffects:
     Nothing else: no warning or breach record, so no alert ever comes from a candidate policy.
     """
 
-    def __init__(self, outcomes: Any, metrics: ShadowMetrics) -> None:
+    def __init__(self, outcomes: WireTopic[OutcomeRecord], metrics: ShadowMetrics) -> None:
         self._outcomes = outcomes
         self._metrics = metrics
 
-    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+    async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None:
         """Send the outcomes among ``effects`` and count what the candidate decided."""
         effects = list(effects)
         for record in outcomes_of(effects):
-            await self._outcomes.send(key=key_bytes(record.case_id), value=encode_model(record))
+            await self._outcomes.send(record, key=record.case_id)
         self._metrics.count(effects)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Shadow:
-    """What :func:`register` built, for tests and the web views."""
+    """What :func:`register` built, for tests."""
 
     engine: Engine
     policy: PolicySpec
     metrics: ShadowMetrics
     index: DeadlineIndex
-    table: Any
-    agent: Any
+    table: CasesTable
+    agent: AgentT[bytes]
 
 
-def _quiet_decoder(rt: Runtime) -> Any:
+def _quiet_decoder(rt: Runtime) -> SourceDecoder:
     """Keyed sources as the shadow reads them: the live agent dead-letters and counts bad input
     and re-keys misplaced events onto ``slawatch.events`` (which the shadow reads too), so here
     they are just passed over."""
     window = TimeWindow(rt.settings.event_max_age, rt.settings.event_max_future)
     partitions = rt.settings.partitions
 
-    async def decode(message: Any) -> LifecycleEvent | None:
+    def mapped(message: Message, value: bytes) -> LifecycleEvent | None:
         mapping = rt.mappings.get(message.topic)
-        if mapping is None or message.value is None:
+        if mapping is None:
             return None
-        try:
-            canonical: LifecycleEvent = mapping.decode(message.key, message.value)
-            window.check(canonical, datetime.now(UTC), message.topic)
-        except Exception:  # the live agent dead-letters it
+        canonical = mapping.decode(message.key, value)
+        window.check(canonical, datetime.now(UTC), message.topic)
+        return canonical
+
+    async def decode(message: Message) -> LifecycleEvent | None:
+        value = message.value
+        if value is None:
+            return None
+        canonical = rt.errors.attempt(lambda: mapped(message, value))  # the live agent reports it
+        if canonical is None or isinstance(canonical, Failed):
             return None
         if partition_of(canonical.case_id, partitions) != message.partition:
             return None
@@ -174,33 +186,23 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     app = rt.app
     settings = rt.settings
     n = settings.partitions
-    engine = Engine(policy, build_calendars(policy), retention=settings.retention)
+    engine = build_engine(policy, retention=settings.retention)
     metrics = ShadowMetrics(rt.metrics.registry, policy.version)
     bound_metrics(metrics, LabelValues.of(policy))  # unknown team/region: "other"
     index = DeadlineIndex()
-    table = app.Table(
+    table = cases_table(
+        app,
         SHADOW_TABLE,
-        default=None,
-        partitions=n,
-        key_type=str,
-        value_type=bytes,  # JSON bytes of a CaseRow (streams/case_row.py)
-        help="case id -> {p, due, open, near, s: CaseState JSON} under the shadow policy",
+        n,
+        "case id -> {p, due, open, near, s: CaseState JSON} under the shadow policy",
     )
-    due_topic = app.topic(
-        SHADOW_DUE_TOPIC, partitions=n, key_serializer="raw", value_serializer="raw"
+    due = WireTopic(raw_topic(app, SHADOW_DUE_TOPIC, partitions=n), DUE_COMMANDS)
+    outcomes = WireTopic(raw_topic(app, SHADOW_OUTCOMES_TOPIC, partitions=n), OUTCOMES)
+    channel = raw_topic(
+        app, rt.topics.events.name, SHADOW_DUE_TOPIC, *sorted(rt.keyed_sources), partitions=n
     )
-    outcomes = app.topic(SHADOW_OUTCOMES_TOPIC, partitions=n, internal=False)
-    channel = app.topic(
-        settings.topic_names.events,
-        SHADOW_DUE_TOPIC,
-        *sorted(rt.keyed_sources),
-        partitions=n,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    decode = _quiet_decoder(rt)
 
-    async def pass_over(message: Any, reason: str, detail: str) -> None:
+    async def pass_over(message: Message, reason: str, detail: str) -> None:
         log.error("shadow_message_failed", reason=reason, topic=message.topic)
 
     processor = CaseProcessor(
@@ -210,34 +212,20 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         effects=ShadowEffects(outcomes, metrics),
         interrupted=lambda: not app.flow_control.is_active(),
         due_topic=SHADOW_DUE_TOPIC,
-        sources=dict.fromkeys(rt.keyed_sources, decode),
+        sources=dict.fromkeys(rt.keyed_sources, _quiet_decoder(rt)),
         dead_letter=pass_over,
+        errors=rt.errors,
     )
-
-    @app.agent(channel, name="slawatch.shadow")
-    async def shadow_agent(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                await processor.process((event,))
-            except SendFailed as exc:  # a candidate policy must never stop the live worker
-                log.error("shadow_records_lost", error=str(exc))
-
-    def active_partitions() -> set[int]:
-        changelog = table.changelog_topic.get_topic_name()
-        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+    case_agent = CaseAgent("slawatch.shadow", channel, processor, table, index, due, False)
+    agent = register_case_agent(app, case_agent, max_sleep=settings.timer_max_sleep)
 
     @table.on_recover
     async def rebuild_index() -> None:
         started = time.monotonic()
-        actives = active_partitions()
-        rows = ((case_id, decode_row(stored)) for case_id, stored in table.items())
-        entries = [
-            DueEntry(row["due"], case_id, row["p"])
-            for case_id, row in rows
-            if row and row.get("p") in actives and row.get("due") is not None
-        ]
+        actives = active_partitions(app, table)
+        scan = scan_rows(table.items(), actives, set(range(n)), None, time.time())
         index.keep_only(actives)
-        index.rebuild(entries, actives)
+        index.rebuild(scan.entries, actives)
         log.info(
             "shadow_index_rebuilt",
             policy_version=policy.version,
@@ -245,22 +233,4 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
             seconds=round(time.monotonic() - started, 3),
         )
 
-    @app.on_partitions_revoked.connect
-    async def drop_revoked(app_: Any, revoked: Any, **kwargs: Any) -> None:
-        changelog = table.changelog_topic.get_topic_name()
-        gone = {tp.partition for tp in revoked if tp.topic in (SHADOW_DUE_TOPIC, changelog)}
-        index.drop_partitions(gone)
-
-    @app.task
-    async def shadow_timer() -> None:
-        await run_due_timer(
-            index,
-            due_sender(due_topic),
-            ready=lambda: bool(not app.rebalancing and app.tables.actives_ready),
-            stopped=lambda: app.should_stop,
-            max_sleep=settings.timer_max_sleep,
-        )
-
-    shadow = Shadow(engine, policy, metrics, index, table, shadow_agent)
-    rt.extra["shadow"] = shadow
-    return shadow
+    return Shadow(engine, policy, metrics, index, table, agent)

@@ -3,9 +3,9 @@
 A broker that is slow or unreachable for a while is not a reason to stop: the Kafka clients
 reconnect by themselves and the worker carries on where it was (``tests/streams/test_faults``).
 A broker that comes back *empty* is different. Tansu's memory engine loses every topic when it
-restarts (notes R7), and a Kafka cluster can be rebuilt or a topic deleted by hand. The worker
-then holds positions and state the broker no longer has; its consumers stay silent and
-``/ready`` would keep answering 200 while nothing is processed.
+restarts (it keeps topics in memory only), and a Kafka cluster can be rebuilt or a topic
+deleted by hand. The worker then holds positions and state the broker no longer has; its
+consumers stay silent and ``/ready`` would keep answering 200 while nothing is processed.
 
 Every :data:`CHECK_INTERVAL_S` seconds, once the worker is ready, the watchdog asks the broker
 (in a thread, with short timeouts) for the partition counts of the worker's own topics
@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from functools import partial
 
 import structlog
+from faust.types import TP
 
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.errors import Failed
+from streams.positions import ConsumerOffsets, Partition, fetch_highwater, positions
+from streams.runtime import Runtime, ready
 
 __all__ = ["CHECK_INTERVAL_S", "BrokerDataLost", "lost_offsets", "lost_topics", "register"]
 
@@ -40,8 +42,6 @@ CHECK_INTERVAL_S = 5.0
 
 #: Seconds one check may take before it counts as "the broker did not answer".
 CHECK_TIMEOUT_S = 10.0
-
-Partition = tuple[str, int]
 
 
 class BrokerDataLost(RuntimeError):
@@ -80,25 +80,7 @@ def lost_offsets(positions: Mapping[Partition, int], ends: Mapping[Partition, in
     ]
 
 
-def _positions(rt: Runtime, topics: set[str]) -> dict[Partition, int]:
-    """The offset each partition of ``topics`` has reached in this worker: its end cannot be lower.
-
-    Faust's ``_read_offset`` is the last offset read, except right after a seek to the committed
-    offset (every assignment, after a rebalance), when it is the *next* offset to read; so no
-    ``+ 1`` here, or an idle, fully read partition looks one record short after a rebalance.
-    """
-    consumer: Any = rt.app.consumer
-    read: Mapping[Any, int | None] = getattr(consumer, "_read_offset", {}) or {}
-    return {
-        (tp.topic, tp.partition): int(offset)
-        for tp, offset in list(read.items())
-        if tp.topic in topics and offset is not None and offset >= 0
-    }
-
-
-def _check(
-    rt: Runtime, expected: Mapping[str, int], positions: Mapping[Partition, int]
-) -> list[str]:
+def _check(rt: Runtime, expected: Mapping[str, int], reached: Mapping[Partition, int]) -> list[str]:
     """One look at the broker (blocking; run in a thread). Raises when it does not answer."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -110,10 +92,10 @@ def _check(
         rt.settings.bootstrap, sorted(expected), timeout=CHECK_TIMEOUT_S, security=security
     )
     problems = lost_topics(expected, found)
-    wanted = [TopicPartition(t, p) for t, p in positions if t in found and p < found[t]]
+    wanted = [TopicPartition(t, p) for t, p in reached if t in found and p < found[t]]
     if problems or not wanted:
         return problems
-    consumer = KafkaConsumer(
+    consumer = KafkaConsumer(  # kafka-python: a short-lived client of its own, in this thread
         bootstrap_servers=rt.settings.bootstrap,
         group_id=None,
         enable_auto_commit=False,
@@ -124,30 +106,28 @@ def _check(
         ends = consumer.end_offsets(wanted)
     finally:
         consumer.close()
-    found_ends = {(tp.topic, tp.partition): int(o) for tp, o in ends.items()}
+    found_ends: dict[Partition, int] = {(tp.topic, tp.partition): int(o) for tp, o in ends.items()}
     if rt.settings.tansu:
         # Tansu's ListOffsets can be below the true end (streams/tansu.py); a Fetch high
         # watermark this worker saw is a floor, so only a real loss is reported.
         for key, seen in _fetch_highwaters(rt, found_ends).items():
             found_ends[key] = max(found_ends[key], seen)
-    return lost_offsets(positions, found_ends)
+    return lost_offsets(reached, found_ends)
 
 
 def _fetch_highwaters(rt: Runtime, wanted: Mapping[Partition, int]) -> dict[Partition, int]:
     """The high watermarks of the worker's own consumer's last Fetch responses."""
-    consumer: Any = rt.app.consumer
+    consumer = _consumer(rt)
     out: dict[Partition, int] = {}
-    for tp in list(consumer.assignment()):
-        key = (tp.topic, tp.partition)
-        if key not in wanted:
-            continue
-        try:
-            seen = consumer.highwater(tp)
-        except Exception:  # no fetch yet for this partition
-            continue
+    for key in wanted:
+        seen = fetch_highwater(consumer, TP(*key))
         if seen is not None:
-            out[key] = int(seen)
+            out[key] = seen
     return out
+
+
+def _consumer(rt: Runtime) -> ConsumerOffsets:
+    return rt.app.consumer  # type: ignore[return-value]  # Faust's private offsets, read only
 
 
 def register(rt: Runtime) -> None:
@@ -157,28 +137,32 @@ def register(rt: Runtime) -> None:
     expected = {names.events: rt.settings.partitions, names.due: rt.settings.partitions}
     watched = set(expected)
 
-    @app.task  # type: ignore[untyped-decorator]
     async def broker_watchdog() -> None:
         loop = asyncio.get_running_loop()
         while not app.should_stop:
             await asyncio.sleep(CHECK_INTERVAL_S)
-            if app.rebalancing or not app.tables.actives_ready:
+            if not ready(app):
                 continue
-            positions = _positions(rt, watched)
-            try:
-                problems = await asyncio.wait_for(
-                    loop.run_in_executor(None, _check, rt, expected, positions),
+            check = partial(_check, rt, expected, positions(_consumer(rt), watched))
+            problems = await rt.errors.attempt_async(
+                # no answer: the clients reconnect; nothing to decide
+                partial(
+                    asyncio.wait_for,
+                    loop.run_in_executor(None, check),
                     timeout=CHECK_TIMEOUT_S * 3,
-                )
-            except Exception as exc:  # no answer: the clients reconnect; nothing to decide
-                log.info("broker_check_skipped", error=type(exc).__name__)
+                ),
+                "broker_check_skipped",
+                level="info",
+            )
+            if isinstance(problems, Failed) or not problems:
                 continue
-            if problems:
-                log.error(
-                    "broker_data_lost",
-                    problems=problems,
-                    action="exiting with status 1; on restart the worker re-creates its topics "
-                    "and continues with the state the broker still has",
-                )
-                await app.crash(BrokerDataLost("; ".join(problems)))
-                return
+            log.error(
+                "broker_data_lost",
+                problems=problems,
+                action="exiting with status 1; on restart the worker re-creates its topics "
+                "and continues with the state the broker still has",
+            )
+            await app.crash(BrokerDataLost("; ".join(problems)))
+            return
+
+    app.task(broker_watchdog)

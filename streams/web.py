@@ -11,15 +11,14 @@ data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slawatch import __version__
 from streams.case_row import decode_row
-
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.runtime import Runtime, ready
 
 __all__ = ["register"]
 
@@ -49,19 +48,16 @@ def register(rt: Runtime) -> None:
 
     @app.page("/ready", name="slawatch_ready")
     async def ready_view(web: Any, request: Any) -> Any:
-        ready = bool(
-            app.tables.actives_ready
-            and not app.rebalancing
-            and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
-        )
+        is_ready = ready(app)
+        recovered = rt.recovery.last
         body = {
-            "ready": ready,
+            "ready": is_ready,
             "rebalancing": bool(app.rebalancing),
             "index_size": len(rt.index),
             "in_flight": rt.index.in_flight(),
-            "recovered": rt.extra.get("recovered"),
+            "recovered": None if recovered is None else asdict(recovered),
         }
-        return web.json(body, status=200 if ready else 503)
+        return web.json(body, status=200 if is_ready else 503)
 
     from streams import forward, health, worklist
 
@@ -73,9 +69,8 @@ def register(rt: Runtime) -> None:
 
     @app.page("/cases/{case_id}", name="slawatch_case")
     async def case_view(web: Any, request: Any, case_id: str) -> Any:
-        row = decode_row(rt.cases.get(case_id)) if rt.cases is not None else None
-        active = rt.extra.get("active_partitions")
-        if row is None or (active is not None and row.get("p") not in active()):
+        row = decode_row(rt.cases.get(case_id))
+        if row is None or row.get("p") not in rt.active_partitions():
             owners = await forward.forward_to_owner(rt, web, request, case_id)
             if owners is not None:
                 return owners

@@ -18,19 +18,20 @@ The case state is read from the ``cases`` table value by :func:`case_state` alon
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sla.calendar import Calendar, ElapsedCalendar, build_calendars
+from sla.calendar import Calendar, ElapsedCalendar
 from sla.engine import CaseState
 from sla.policy import PolicySpec
 from sla.records import breach_id
-from streams.case_row import decode_row
-
-if TYPE_CHECKING:
-    from streams.app import Runtime
+from streams.case_row import CaseRow, decode_row
+from streams.errors import Failed
+from streams.runtime import Runtime
 
 __all__ = [
     "BUCKETS",
@@ -47,15 +48,14 @@ DEFAULT_ZONE = "Asia/Shanghai"
 BUCKETS = ("overdue", "1h", "4h", "today", "later", "paused")
 
 
-def case_state(value: Any) -> CaseState | None:
+def case_state(value: bytes | CaseRow | None) -> CaseState | None:
     """The case state in one ``cases`` table value; None for a value that holds none.
 
     The table's encoding is :mod:`streams.case_row`'s.
     """
     row = decode_row(value)
-    if not isinstance(row, dict) or row.get("s") is None:
-        return None
-    return CaseState.from_json(row["s"])
+    stored = row.get("s") if isinstance(row, dict) else None
+    return None if stored is None else CaseState.from_json(stored)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _bucket(left: float | None, deadline: datetime | None, now: datetime, zone: 
 def items_of(
     state: CaseState,
     policy: PolicySpec,
-    calendars: dict[str, Calendar],
+    calendars: Mapping[str, Calendar],
     now: datetime,
     zone: ZoneInfo,
     locale: str = "zh-CN",
@@ -151,7 +151,7 @@ def _order(item: dict[str, Any]) -> tuple[int, float, str, str]:
 
 async def _levels(rt: Runtime, items: list[WorkItem]) -> list[WorkItem]:
     """Breached items with the escalation level reached and whether someone acknowledged."""
-    alerts = rt.extra.get("alerts")
+    alerts = rt.alerts
     if alerts is None:
         return items
     timers = alerts.service.timers
@@ -161,9 +161,9 @@ async def _levels(rt: Runtime, items: list[WorkItem]) -> list[WorkItem]:
         if item.level != "breached":
             out.append(item)
             continue
-        try:
-            state = await timers.state(breach_id(item.case_id, item.clock, item.cycle))
-        except Exception:  # Redis down: the worklist still answers, without levels
+        key = breach_id(item.case_id, item.clock, item.cycle)
+        state = await rt.errors.attempt_async(partial(timers.state, key))
+        if isinstance(state, Failed):  # Redis down: the worklist still answers, without levels
             out.append(item)
             continue
         nxt = state.get("next_level")
@@ -190,11 +190,6 @@ def teams_of(value: str | None) -> set[str] | None:
     return names or None
 
 
-def _active(rt: Runtime) -> set[int] | None:
-    active_of = rt.extra.get("active_partitions")
-    return set(active_of()) if active_of is not None else None
-
-
 async def local_items(
     rt: Runtime,
     teams: set[str] | None,
@@ -204,16 +199,12 @@ async def local_items(
     everything: bool,
 ) -> list[dict[str, Any]]:
     """This worker's items: its active partitions of the ``cases`` table."""
-    if rt.cases is None:
-        return []
-    active = _active(rt)
-    calendars = rt.extra.get("worklist_calendars")
-    if calendars is None:
-        calendars = rt.extra["worklist_calendars"] = build_calendars(rt.policy)
+    active = rt.active_partitions()
+    calendars = rt.calendars
     found: list[WorkItem] = []
     for _key, value in list(rt.cases.items()):
         row = decode_row(value)
-        if active is not None and isinstance(row, dict) and row.get("p") not in active:
+        if isinstance(row, dict) and row.get("p") not in active:
             continue
         state = case_state(row)
         if state is None:
@@ -244,7 +235,7 @@ async def worklist(rt: Runtime, query: dict[str, str], forwarded: bool) -> dict[
     everything = query.get("all") in ("1", "true", "yes")
     now = datetime.now(UTC)
     items = await local_items(rt, teams_of(team), now, zone, locale, everything)
-    covered = _active(rt) or set()
+    covered = rt.active_partitions()
     mine = sorted(covered)
     missing: list[str] = []
     workers = 1
