@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy sla alerts
+	$(BIN)/mypy sla sources streams alerts generators slawatch
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration"

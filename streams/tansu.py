@@ -145,7 +145,7 @@ def install() -> None:
 
     if installed():
         return
-    AIOKafkaConsumerThread._highwaters = _wrap(AIOKafkaConsumerThread._highwaters)  # type: ignore[method-assign,assignment]
+    AIOKafkaConsumerThread._highwaters = _wrap(AIOKafkaConsumerThread._highwaters)  # type: ignore[method-assign,assignment]  # patching Faust
 
 
 def uninstall() -> None:
@@ -154,4 +154,4 @@ def uninstall() -> None:
 
     original = getattr(AIOKafkaConsumerThread._highwaters, _ORIGINAL_ATTR, None)
     if original is not None:
-        AIOKafkaConsumerThread._highwaters = original  # type: ignore[method-assign]
+        AIOKafkaConsumerThread._highwaters = original  # type: ignore[method-assign]  # unpatching
