@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from faust.web import Request, Response, View
+
 from sla.calendar import build_calendars
 from sla.engine import CaseState
 from sla.policy import PolicySpec
@@ -69,7 +71,7 @@ def register(rt: Runtime) -> None:
     app = rt.app
 
     @app.page("/cases/{case_id}/explain", name="slawatch_case_explain")
-    async def explain_view(web: Any, request: Any, case_id: str) -> Any:
+    async def explain_view(web: View, request: Request, case_id: str) -> Response:
         row = decode_row(rt.cases.get(case_id))
         if row is None or row.get("s") is None or row.get("p") not in rt.active_partitions():
             owners = await forward_to_owner(rt, web, request, case_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import structlog
+from faust.web import Request, Response, View
 from yarl import URL
 
 from streams.runtime import CASES_TABLE, Runtime
@@ -36,7 +37,7 @@ def _me(rt: Runtime) -> tuple[str, int]:
     return _ident(rt.app.conf.canonical_url)
 
 
-def is_forwarded(request: Any) -> bool:
+def is_forwarded(request: Request) -> bool:
     """Whether another worker sent this request (so it is answered from here only)."""
     return bool(request.headers.get(FORWARDED))
 
@@ -74,7 +75,9 @@ async def fetch_json(rt: Runtime, url: URL) -> tuple[int, Any]:
         return response.status, await response.json(content_type=None)
 
 
-async def forward_to_owner(rt: Runtime, web: Any, request: Any, case_id: str) -> Any | None:
+async def forward_to_owner(
+    rt: Runtime, web: View, request: Request, case_id: str
+) -> Response | None:
     """The owner's answer to this request, or None when it is to be answered here.
 
     None when the request was itself forwarded, or this worker owns the case (or nobody is
@@ -85,7 +88,7 @@ async def forward_to_owner(rt: Runtime, web: Any, request: Any, case_id: str) ->
     owner = owner_url(rt, case_id)
     if owner is None:
         return None
-    target = owner.with_path(request.path).with_query(request.query)
+    target = owner.with_path(request.rel_url.path).with_query(request.query)
     try:
         status, body = await fetch_json(rt, target)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

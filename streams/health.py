@@ -13,6 +13,7 @@ from time import monotonic
 from typing import Any
 
 import faust
+from faust.types import AppT, ConsumerT, PendingMessage, ProducerT
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -45,7 +46,7 @@ def add_runtime_collectors(registry: CollectorRegistry) -> None:
 class FaustHealth(faust.Sensor):
     """Rebalances, commit latency and send errors of the Faust app, as Prometheus metrics."""
 
-    def __init__(self, registry: CollectorRegistry, **kwargs: Any) -> None:
+    def __init__(self, registry: CollectorRegistry, **kwargs: Any) -> None:  # Sensor options
         super().__init__(**kwargs)
         self.rebalances = Counter(
             "slawatch_faust_rebalances",
@@ -71,28 +72,28 @@ class FaustHealth(faust.Sensor):
             registry=registry,
         )
 
-    def on_rebalance_start(self, app: Any) -> dict[str, Any]:
+    def on_rebalance_start(self, app: AppT) -> dict[str, float]:
         self.rebalances.inc()
         return {"time_start": monotonic()}
 
-    def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:
+    def on_rebalance_end(self, app: AppT, state: dict[str, float]) -> None:
         started = state.get("time_start") if isinstance(state, dict) else None
         if started is not None:
             self.rebalance_seconds.observe(max(monotonic() - started, 0.0))
 
-    def on_commit_initiated(self, consumer: Any) -> Any:
+    def on_commit_initiated(self, consumer: ConsumerT) -> float:
         return monotonic()
 
-    def on_commit_completed(self, consumer: Any, state: Any) -> None:
+    def on_commit_completed(self, consumer: ConsumerT, state: object) -> None:
         if isinstance(state, float):
             self.commit_seconds.observe(max(monotonic() - state, 0.0))
 
     def on_send_initiated(
-        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
-    ) -> Any:
+        self, producer: ProducerT, topic: str, message: PendingMessage, keysize: int, valsize: int
+    ) -> str:
         return topic
 
-    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+    def on_send_error(self, producer: ProducerT, exc: BaseException, state: object) -> None:
         self.send_errors.labels(topic=str(state) if state else "unknown").inc()
 
 

@@ -7,9 +7,10 @@ Labels never carry a case, customer or person id. A missing team or region is ``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Children", "Metrics", "label"]
 
@@ -48,7 +49,10 @@ def label(value: object) -> str:
 CHILDREN_CACHED = 4096
 
 
-class Children:
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
     """The label children of one metric, cached: ``labels()`` checks and locks on every call.
 
     Example:
@@ -58,11 +62,11 @@ class Children:
         True
     """
 
-    def __init__(self, metric: Any) -> None:
+    def __init__(self, metric: M) -> None:
         self._metric = metric
-        self._children: dict[tuple[str, ...], Any] = {}
+        self._children: dict[tuple[str, ...], M] = {}
 
-    def __call__(self, *values: str) -> Any:
+    def __call__(self, *values: str) -> M:
         child = self._children.get(values)
         if child is None:
             if len(self._children) >= CHILDREN_CACHED:

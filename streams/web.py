@@ -12,8 +12,8 @@ data.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
+from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slawatch import __version__
@@ -29,14 +29,14 @@ def register(rt: Runtime) -> None:
     metrics = rt.metrics
 
     @app.page("/metrics", name="slawatch_metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
+    async def metrics_view(web: View, request: Request) -> Response:
         return web.bytes(
             generate_latest(metrics.registry),
             content_type=CONTENT_TYPE_LATEST.split(";")[0],
         )
 
     @app.page("/health", name="slawatch_health")
-    async def health_view(web: Any, request: Any) -> Any:
+    async def health_view(web: View, request: Request) -> Response:
         crashed = bool(app.crashed)
         body = {
             "status": "ok" if not crashed else "crashed",
@@ -47,7 +47,7 @@ def register(rt: Runtime) -> None:
         return web.json(body, status=200 if not crashed else 503)
 
     @app.page("/ready", name="slawatch_ready")
-    async def ready_view(web: Any, request: Any) -> Any:
+    async def ready_view(web: View, request: Request) -> Response:
         is_ready = ready(app)
         recovered = rt.recovery.last
         body = {
@@ -68,7 +68,7 @@ def register(rt: Runtime) -> None:
         return
 
     @app.page("/cases/{case_id}", name="slawatch_case")
-    async def case_view(web: Any, request: Any, case_id: str) -> Any:
+    async def case_view(web: View, request: Request, case_id: str) -> Response:
         row = decode_row(rt.cases.get(case_id))
         if row is None or row.get("p") not in rt.active_partitions():
             owners = await forward.forward_to_owner(rt, web, request, case_id)

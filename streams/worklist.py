@@ -25,6 +25,8 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from faust.web import Request, Response, View
+
 from sla.calendar import Calendar, ElapsedCalendar
 from sla.engine import CaseState
 from sla.policy import PolicySpec
@@ -277,22 +279,23 @@ def register(rt: Runtime) -> None:
 
     app = rt.app
 
-    async def answer(web: Any, request: Any) -> tuple[dict[str, Any] | None, Any]:
+    async def answer(web: View, request: Request) -> dict[str, Any] | Response:
+        """The worklist, or the 400 answer to a bad query."""
         try:
-            return await worklist(rt, dict(request.query), is_forwarded(request)), None
+            return await worklist(rt, dict(request.query), is_forwarded(request))
         except ValueError as error:
-            return None, web.json({"error": str(error)}, status=400)
+            return web.json({"error": str(error)}, status=400)
 
     @app.page("/worklist", name="slawatch_worklist")
-    async def worklist_json(web: Any, request: Any) -> Any:
-        body, refused = await answer(web, request)
-        return refused if body is None else web.json(body)
+    async def worklist_json(web: View, request: Request) -> Response:
+        body = await answer(web, request)
+        return web.json(body) if isinstance(body, dict) else body
 
     @app.page("/worklist.html", name="slawatch_worklist_html")
-    async def worklist_page(web: Any, request: Any) -> Any:
-        body, refused = await answer(web, request)
-        if body is None:
-            return refused
+    async def worklist_page(web: View, request: Request) -> Response:
+        body = await answer(web, request)
+        if not isinstance(body, dict):
+            return body
         from streams.worklist_page import render_html
 
         locale = "en" if request.query.get("lang") == "en" else "zh-CN"
