@@ -125,6 +125,16 @@ class OpenClockGauges:
         self._metrics.clocks_near_breach.labels(clock).set_function(lambda: self.count(clock)[1])
 
 
+def _breach_ids(rec: BreachRecord) -> dict[str, str | int]:
+    """What names a breach in a log line: ids only, no personal data."""
+    return {
+        "breach_id": rec.breach_id,
+        "case_id": rec.case_id,
+        "clock": rec.clock,
+        "cycle": rec.cycle,
+    }
+
+
 class EffectSink:
     """Carries out the engine's effects: topic sends, counters, one log line per breach."""
 
@@ -166,10 +176,7 @@ class EffectSink:
         self._results(rec.clock, team, region, rec.standard, "breached").inc()
         log.warning(
             "sla_breach",
-            breach_id=rec.breach_id,
-            case_id=rec.case_id,
-            clock=rec.clock,
-            cycle=rec.cycle,
+            **_breach_ids(rec),
             standard=rec.standard,
             team=rec.team,
             region=rec.region,
@@ -186,14 +193,7 @@ class EffectSink:
         self._results(
             rec.clock, label(rec.team), label(rec.region), rec.standard, "retracted"
         ).inc()
-        log.info(
-            "sla_breach_retracted",
-            breach_id=rec.breach_id,
-            case_id=rec.case_id,
-            clock=rec.clock,
-            cycle=rec.cycle,
-            **ctx,
-        )
+        log.info("sla_breach_retracted", **_breach_ids(rec), **ctx)
 
     async def _outcome(self, rec: OutcomeRecord) -> None:
         await self._topics.outcomes.send(rec, key=rec.case_id)

@@ -38,6 +38,10 @@ TIME_TO_STOP_BUCKETS = (
 )
 
 
+#: The labels of a clock's results: which clock, and the case's team and region.
+CASE_LABELS = ("clock", "team", "region")
+
+
 def label(value: object) -> str:
     """A label value: the string, or ``"none"`` for a missing value."""
     if value is None or value == "":
@@ -81,76 +85,66 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.events_consumed = Counter(
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, labels, registry=r)
+
+        def gauge(name: str, doc: str, *labels: str) -> Gauge:
+            return Gauge(name, doc, labels, registry=r)
+
+        self.events_consumed = counter(
             "slawatch_events_consumed",
             "Source events mapped to canonical events.",
-            ["topic", "event_type"],
-            registry=r,
+            "topic",
+            "event_type",
         )
-        self.events_ignored = Counter(
+        self.events_ignored = counter(
             "slawatch_events_ignored",
             "Events that changed nothing (duplicate, late, no clock, skipped by mapping).",
-            ["reason"],
-            registry=r,
+            "reason",
         )
-        self.events_rekeyed = Counter(
+        self.events_rekeyed = counter(
             "slawatch_events_rekeyed",
             "Events of a keyed_by_case source found in another case's partition, re-keyed.",
-            ["topic"],
-            registry=r,
+            "topic",
         )
-        self.cases_revived = Counter(
+        self.cases_revived = counter(
             "slawatch_cases_revived",
             "Cases retention forgot that got events again (their cycles are numbered on).",
-            registry=r,
         )
-        self.deadletters = Counter(
+        self.deadletters = counter(
             "slawatch_deadletters",
             "Source messages sent to the dead-letter topic.",
-            ["topic", "reason"],
-            registry=r,
+            "topic",
+            "reason",
         )
-        self.clocks_started = Counter(
-            "slawatch_clocks_started",
-            "Clock cycles started.",
-            ["clock", "team", "region"],
-            registry=r,
+        self.clocks_started = counter(
+            "slawatch_clocks_started", "Clock cycles started.", *CASE_LABELS
         )
-        self.clocks_open = Gauge(
+        self.clocks_open = gauge(
             "slawatch_clocks_open",
             "Clock cycles running now, in this worker's active partitions.",
-            ["clock"],
-            registry=r,
+            "clock",
         )
-        self.clocks_near_breach = Gauge(
+        self.clocks_near_breach = gauge(
             "slawatch_clocks_near_breach",
             "Running clocks past their last warning threshold.",
-            ["clock"],
-            registry=r,
+            "clock",
         )
-        self.warnings = Counter(
-            "slawatch_warnings",
-            "Warnings emitted.",
-            ["clock", "team", "region", "threshold"],
-            registry=r,
-        )
-        self.clock_results = Counter(
+        self.warnings = counter("slawatch_warnings", "Warnings emitted.", *CASE_LABELS, "threshold")
+        self.clock_results = counter(
             "slawatch_clock_results",
             "The SLI: met (stop before deadline), breached (deadline passed open), retracted.",
-            ["clock", "team", "region", "standard", "result"],
-            registry=r,
+            *CASE_LABELS,
+            "standard",
+            "result",
         )
-        self.breaches = Counter(
-            "slawatch_breaches",
-            "Breaches emitted.",
-            ["clock", "team", "region", "standard"],
-            registry=r,
-        )
-        self.outcomes = Counter(
+        self.breaches = counter("slawatch_breaches", "Breaches emitted.", *CASE_LABELS, "standard")
+        self.outcomes = counter(
             "slawatch_outcomes",
             "Clock cycles ended, by outcome.",
-            ["clock", "team", "region", "outcome"],
-            registry=r,
+            *CASE_LABELS,
+            "outcome",
         )
         self.time_to_stop = Histogram(
             "slawatch_time_to_stop_seconds",
@@ -159,28 +153,25 @@ class Metrics:
             buckets=TIME_TO_STOP_BUCKETS,
             registry=r,
         )
-        self.timer_index_size = Gauge(
-            "slawatch_timer_index_size",
-            "Cases with a pending deadline in this worker's index.",
-            registry=r,
+        self.timer_index_size = gauge(
+            "slawatch_timer_index_size", "Cases with a pending deadline in this worker's index."
         )
-        self.consumer_lag = Gauge(
+        self.consumer_lag = gauge(
             "slawatch_consumer_lag",
             "Messages behind the (Fetch) high watermark, per assigned partition.",
-            ["topic", "partition"],
-            registry=r,
+            "topic",
+            "partition",
         )
-        self.last_event_timestamp = Gauge(
+        self.last_event_timestamp = gauge(
             "slawatch_last_event_timestamp_seconds",
             "Unix time of the last message read from a source topic.",
-            ["topic"],
-            registry=r,
+            "topic",
         )
-        self.build_info = Gauge(
+        self.build_info = gauge(
             "slawatch_build_info",
             "Always 1; the labels say which version and policy version run.",
-            ["version", "policy_version"],
-            registry=r,
+            "version",
+            "policy_version",
         )
 
     def prime(self, clocks: Iterable[str]) -> None:

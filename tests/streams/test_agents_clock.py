@@ -17,7 +17,6 @@ import pytest
 from faust.types import AgentT
 
 from sla.events import LifecycleEvent
-from sla.policy import PolicySpec
 from sla.records import BreachRecord, OutcomeRecord
 from streams.app import create_app
 from streams.case_row import decode_row
@@ -25,22 +24,7 @@ from streams.codec import EVENTS, encode_due
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.wire import WireTopic
-
-POLICY = PolicySpec.model_validate(
-    {
-        "version": "t-1",
-        "clocks": [
-            {
-                "id": "first_response",
-                "case_kind": "complaint",
-                "start": ["complaint_registered"],
-                "stop": ["complaint_acknowledged"],
-                "limit": "1h",
-                "warn_at": [],
-            }
-        ],
-    }
-)
+from tests.streams.test_processor import POLICY  # one clock: first_response, 1 h
 
 
 class Sent:
