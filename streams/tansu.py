@@ -12,13 +12,16 @@ Real Kafka does not need this; it is applied only when ``SLAWATCH_TANSU=1``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.errors import DEFAULT as DEFAULT_ERRORS
+from streams.errors import Failed
 
 __all__ = ["fetch_highwaters", "install", "installed", "uninstall"]
 
@@ -82,8 +85,7 @@ async def fetch_highwaters(
                     found[tp] = int(highwater)
         return found
     finally:
-        with contextlib.suppress(Exception):
-            await consumer.stop()
+        await DEFAULT_ERRORS.attempt_async(consumer.stop)  # a client that will not stop: let it go
 
 
 def _as_aiokafka_tp(tp: Any) -> TopicPartition:
@@ -105,14 +107,16 @@ def _wrap(
         transport = self.transport
         conf = self.app.conf
         by_tp = {_as_aiokafka_tp(tp): tp for tp in listed}
-        try:
-            fetched = await fetch_highwaters(
+        fetched = await DEFAULT_ERRORS.attempt_async(  # keep recovery going on any failure
+            partial(
+                fetch_highwaters,
                 server_list(transport.url, transport.default_port),
                 {atp: listed[tp] for atp, tp in by_tp.items()},
                 **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
             )
-        except Exception as exc:  # keep recovery going on any failure
-            log.warning("tansu highwater correction failed, using ListOffsets: %r", exc)
+        )
+        if isinstance(fetched, Failed):
+            log.warning("tansu highwater correction failed, using ListOffsets: %s", fetched.detail)
             return listed
         corrected = {}
         for atp, tp in by_tp.items():
