@@ -1,7 +1,8 @@
 """Session fixtures for the stream integration tests: a fresh Tansu broker, and Redis.
 
-The broker is started once per session on a free port (Tansu's memory engine never deletes
-anything, so a fresh broker per session keeps memory and recovery times small, notes R7).
+The broker is started once per session on a free port: Tansu's memory engine never compacts
+or deletes records (no retention), so its memory and a worker's recovery time grow with all the
+history it holds; a fresh broker per session keeps both small.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 * The broker stops answering for a while (its process is frozen with SIGSTOP, so every
   connection hangs, then thawed with SIGCONT): the worker does not exit, keeps its table, fires
   the deadline that passed meanwhile, and processes events produced after the broker is back.
-* The broker restarts empty (Tansu's memory engine keeps nothing, notes R7): the worker's
+* The broker restarts empty (Tansu's memory engine keeps nothing across a restart): the worker's
   watchdog sees its topics gone, logs ``broker_data_lost`` and exits with status 1, once; a
   worker started again re-creates its topics and works. Each test here owns its broker.
 * Redis goes away (the process is stopped; it keeps its append-only file) while clocks breach:
