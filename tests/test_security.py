@@ -41,12 +41,11 @@ from alerts.ack import ACK_LINK_TTL, AckError, AckSigner
 from alerts.config import load_alerts
 from alerts.sinks.webhook import SIGNATURE_HEADER, verify
 from sla.config_file import ConfigError
+from slawatch.testing import VENV_BIN, Stack, by_case, canonical, wait_for
 from streams.app import faust_settings
 from streams.broker import TansuBroker, free_port
 from streams.kafka_auth import broker_credentials, client_security, ssl_context
 from streams.settings import Settings, SettingsError
-from tests.streams._harness import VENV_BIN, Stack, by_case, canonical, wait_for
-from tests.streams.conftest import redis_url, tansu  # noqa: F401  (session fixtures)
 
 ACK_SECRET = "ack-secret-7f3a9c1e5b2d4f60"
 HOOK_SECRET = "hook-secret-2b8e6d0a4c1f9e37"
@@ -399,8 +398,8 @@ def smtp() -> Iterator[tuple[int, _Inbox]]:
 
 @pytest.fixture
 def stack(
-    tansu: TansuBroker,  # noqa: F811
-    redis_url: str,  # noqa: F811
+    tansu: TansuBroker,
+    redis_url: str,
     tmp_path: Path,
     httpserver: HTTPServer,
     smtp: tuple[int, _Inbox],

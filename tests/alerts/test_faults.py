@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from alerts.runtime import until_redis_answers
-from tests._services import RedisServer
+from slawatch.testing import RedisServer
 from tests.alerts._helpers import Harness
 from tests.alerts.conftest import breach, make_spec, run_with_redis
 

@@ -27,10 +27,9 @@ import pytest
 from kafka import KafkaProducer
 from pytest_httpserver import HTTPServer
 
+from slawatch.testing import RedisServer, Stack, by_case, canonical, wait_for, webhook_alerts
 from streams.broker import TansuBroker
 from streams.watchdog import lost_offsets, lost_topics
-from tests._services import RedisServer
-from tests.streams._harness import Stack, by_case, canonical, wait_for
 
 POLICY = """\
 version: "faults-1"
@@ -47,30 +46,7 @@ clocks:
     team: desk
 """
 
-ALERTS = """\
-version: "faults-1"
-lease: 5s
-channels:
-  hook:
-    type: webhook
-    url: ${HOOK_URL}
-    secret: ${HOOK_SECRET}
-    retries: 3
-    backoff: 1s
-recipients:
-  agent-1: {channels: [hook]}
-  sup-1: {channels: [hook]}
-teams:
-  desk:
-    members: [agent-1]
-    supervisor: sup-1
-    roster: {timezone: UTC, hours: "00:00-24:00", days: [mon, tue, wed, thu, fri, sat, sun]}
-routes:
-  - to: [assignee]
-escalation:
-  default:
-    - {after: 1h, to: [supervisor]}
-"""
+ALERTS = webhook_alerts("faults-1", escalate_after="1h", retries=3, backoff="1s")
 
 
 def _now() -> datetime:

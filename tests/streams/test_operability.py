@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from slawatch.testing import Stack, canonical, wait_for
 from streams.broker import TansuBroker
-from tests.streams._harness import Stack, canonical, wait_for
 
 pytestmark = pytest.mark.integration
 
