@@ -19,6 +19,7 @@ from typing import Any
 from kafka import KafkaProducer
 
 from slawatch.testing._reader import TopicReader
+from slawatch.testing._wait import wait_for
 from slawatch.testing._worker import WorkerProcess
 from streams.broker import free_port
 
@@ -84,6 +85,17 @@ def case_per_partition(prefix: str, partitions: int) -> list[str]:
         if len(found) == partitions:
             return [found[p] for p in range(partitions)]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _unwrap(data: bytes | None) -> Any:
+    """A changelog key or value as text: raw bytes, or a JSON string of them, decoded."""
+    if data is None:
+        return None
+    text = data.decode()
+    if text.startswith('"'):
+        decoded: str = json.loads(text)
+        return decoded
+    return text
 
 
 def one_clock_policy(version: str, limit: str = "1h", team: str | None = None) -> str:
@@ -284,6 +296,37 @@ class Stack:
             f"the barrier breaches of {', '.join(sentinels)}",
         )
         return [v for v in values if v.get("case_id") not in sentinels]
+
+    def changelog_barrier(
+        self, worker: WorkerProcess, case_ids: Iterable[str], timeout: float = 30.0
+    ) -> None:
+        """Wait until the cases table's changelog holds what ``worker``'s table holds now.
+
+        Faust sends each table write to the changelog through the producer, which may hold it
+        for a while (linger); a worker killed before it leaves loses that write. After this
+        barrier a SIGKILL loses nothing of ``case_ids``.
+        """
+        from streams.app import CASES_TABLE
+        from streams.case_row import decode_row
+
+        wanted: dict[str, Any] = {}
+        for case in case_ids:
+            status, body = worker.get(f"/cases/{case}")
+            assert status == 200, f"{case} is not in the worker's table: {body}"
+            wanted[case] = body["state"]
+        reader = TopicReader(self.bootstrap, f"{self.name}-{CASES_TABLE}-changelog")
+        last: dict[str, Any] = {}
+
+        def caught_up() -> bool:
+            for record in reader.poll():
+                row = decode_row(_unwrap(record.value))
+                last[_unwrap(record.key)] = row.get("s") if row is not None else None
+            return all(last.get(case) == state for case, state in wanted.items())
+
+        try:
+            wait_for(caught_up, timeout, f"the changelog to hold {len(wanted)} cases")
+        finally:
+            reader.close()
 
     def close(self) -> None:
         """Stop the workers (SIGTERM), close the readers and the producer."""
