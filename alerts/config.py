@@ -35,6 +35,7 @@ from sla.config_file import (
     read_yaml,
 )
 from sla.limits import parse_duration
+from sla.zones import ZoneName
 
 __all__ = [
     "AckSpec",
@@ -241,24 +242,11 @@ def _clock_time(text: str) -> time:
 class RosterSpec(ShiftSpec):
     """Who is on duty when: the team's usual hours, per-person shifts, and who is on call."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     shifts: dict[str, ShiftSpec] = Field(default_factory=dict, description="per recipient id")
     on_call: list[str] = Field(
         default_factory=list, description="always on duty: cover for warnings outside hours"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name, e.g. Asia/Shanghai"
-            ) from exc
-        return value
 
 
 class TeamAlerts(_Strict):

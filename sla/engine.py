@@ -38,7 +38,6 @@ from sla.case import (
     OpenCycleKey,
     Orphan,
     open_cycle_keys,
-    utc,
 )
 from sla.clock import Closing, Cycle, EndKind, Mark, MarkKind
 from sla.effects import (
@@ -70,6 +69,7 @@ from sla.records import (
     outcome_id,
     warning_id,
 )
+from sla.zones import utc
 
 __all__ = [
     "SEEN_LIMIT",

@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
-from sla.calendar import parse_working_hours, zone
+from sla.calendar import parse_working_hours
 from sla.limits import Limit, parse_duration, parse_limit
+from sla.zones import ZoneName
 
 __all__ = [
     "FIRST_EVENT",
@@ -95,7 +96,7 @@ def _office_hours() -> dict[Weekday, list[str]]:
 class CalendarSpec(_Strict):
     """Working time: hours per weekday in a time zone, minus holidays, plus make-up days."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     working_hours: dict[Weekday, list[str]] = Field(default_factory=lambda: _office_hours())
     holidays: Literal["china", "none"] = "china"
     extra_holidays: list[date] = Field(default_factory=list)
@@ -103,12 +104,6 @@ class CalendarSpec(_Strict):
     working_day: str | None = Field(
         None, description="length of one working day for 'N working days'; default: Monday's hours"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        zone(value)
-        return value
 
     @field_validator("working_hours")
     @classmethod
