@@ -21,7 +21,7 @@ from alerts.notification import Alert, Notification, alert_from, notification_ke
 from alerts.routing import Delivery, Router
 from alerts.storm import StormGuard
 from alerts.timers import EscalationTimers
-from sla.records import BreachRecord, OutcomeRecord, WarningRecord
+from sla.records import BreachRecord, OutcomeRecord, WarningRecord, breach_id
 from sla.timesource import TimeSource
 
 __all__ = ["AlertService"]
@@ -87,7 +87,7 @@ class AlertService:
 
     async def on_outcome(self, record: OutcomeRecord) -> int:
         """The clock stopped: end escalation, and tell whoever was alerted if configured."""
-        bid = f"{record.case_id}/{record.clock}/{record.cycle}"
+        bid = breach_id(record.case_id, record.clock, record.cycle)
         await self.timers.stop(bid, record.outcome)
         if not self.spec.resolved_notice:
             return 0

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sla.calendar import Calendar, ElapsedCalendar
+from sla.calendar import Calendar, ElapsedCalendar, build_calendars
 from sla.case import (
     SEEN_LIMIT,
     STATE_FORMAT,
@@ -72,6 +72,7 @@ from sla.records import (
 from sla.zones import utc
 
 __all__ = [
+    "DEFAULT_RETENTION",
     "SEEN_LIMIT",
     "STATE_FORMAT",
     "CaseState",
@@ -82,6 +83,8 @@ __all__ = [
     "Step",
 ]
 
+#: How long an idle case is kept by default (see :class:`Engine`).
+DEFAULT_RETENTION = timedelta(days=7)
 _ELAPSED = ElapsedCalendar()
 _ROLES = ("start", "stop", "pause", "resume", "cancel", "reset")
 _ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
@@ -190,7 +193,7 @@ class Engine:
         spec: PolicySpec,
         calendars: Mapping[str, Calendar],
         *,
-        retention: timedelta = timedelta(days=7),
+        retention: timedelta = DEFAULT_RETENTION,
         reevaluate: bool = False,
     ) -> None:
         if retention <= timedelta(0):
@@ -219,6 +222,21 @@ class Engine:
             kind for kind, rules in self._by_kind.items() if any(r.any_type for r in rules)
         )
         self._source_order = spec.same_instant == "source_order"
+
+    @classmethod
+    def for_policy(
+        cls,
+        spec: PolicySpec,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        reevaluate: bool = False,
+    ) -> Engine:
+        """The engine for ``spec`` with the working calendars the policy file declares.
+
+        The worker, the shadow policy and replay all judge with this one, so a replayed
+        deadline is the live one. Raises as :class:`Engine` and ``build_calendars`` do.
+        """
+        return cls(spec, build_calendars(spec), retention=retention, reevaluate=reevaluate)
 
     @property
     def version(self) -> str:

@@ -39,7 +39,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sla.calendar import build_calendars
 from sla.config_file import ConfigError
 from sla.effects import Breached, BreachRetracted, ClockEnded, EventIgnored, WarningDue
 from sla.engine import Engine
@@ -58,7 +57,6 @@ __all__ = [
     "DecodeStats",
     "ReplayResult",
     "Source",
-    "build_engine",
     "decoded",
     "load_events",
     "main",
@@ -277,11 +275,6 @@ def stream_events(sources: Sequence[Source], stats: DecodeStats) -> Iterator[Lif
     return heapq.merge(*streams, key=event_order)
 
 
-def build_engine(spec: PolicySpec, retention: timedelta = DEFAULT_RETENTION) -> Engine:
-    """The engine the worker would build for ``spec``, with replay's retention."""
-    return Engine(spec, build_calendars(spec), retention=retention)
-
-
 @dataclass
 class ReplayResult:
     """Everything one replay produced."""
@@ -350,7 +343,7 @@ def run_replay(
         if listener is not None:
             listener(item)
 
-    engine = build_engine(spec, retention)
+    engine = Engine.for_policy(spec, retention=retention)
     driver = Replay(engine, spec.allowed_lateness, listener=listen)
     started = time.perf_counter()
     for event in events:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sla.calendar import build_calendars
 from sla.engine import CaseState
 from sla.policy import PolicySpec
 from sla.readmodels.explain import Explainer, Sentence
@@ -43,7 +42,7 @@ def explain_row(
         ValueError: ``zone`` is not a time zone name.
     """
     tz = time_zone(zone)
-    explainer = Explainer(policy, build_calendars(policy), tz)
+    explainer = Explainer.for_policy(policy, tz)
     state = CaseState.from_json(row["s"])
     sentences: list[Sentence] = explainer.state(state, now)
     return {
