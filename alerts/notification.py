@@ -7,6 +7,7 @@ the logs hold none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -42,7 +43,8 @@ class Alert(Owners, CycleRef):
     outcome: str | None = None
 
 
-_SHARED = frozenset(CycleRef.model_fields) | frozenset(Owners.model_fields)
+#: The fields an alert copies from its record.
+_SHARED: set[str] = {*CycleRef.model_fields, *Owners.model_fields}
 
 
 def alert_from(record: ClockRef, *, kind: AlertKind, level: int | None = None) -> Alert:
@@ -110,6 +112,28 @@ class Notification(BaseModel):
     ack_url: str | None = None
     digest: list[Alert] = Field(default_factory=list, description="alerts folded into a digest")
     created_at: datetime
+
+    @classmethod
+    def to(
+        cls,
+        alert: Alert,
+        recipient: str,
+        channel: str,
+        now: datetime,
+        *,
+        ack_url: str | None = None,
+        digest: Sequence[Alert] = (),
+    ) -> Notification:
+        """The notification of ``alert`` for one recipient and channel, keyed for dedupe."""
+        return cls(
+            key=notification_key(alert, recipient, channel),
+            recipient=recipient,
+            channel=channel,
+            alert=alert,
+            ack_url=ack_url,
+            digest=list(digest),
+            created_at=now,
+        )
 
     @property
     def team_stream(self) -> str:

@@ -53,7 +53,6 @@ BURN_WINDOWS: tuple[timedelta, ...] = (
     timedelta(days=1),
     timedelta(days=3),
 )
-PERIOD = timedelta(days=30)
 TARGET = "clock_standard:slawatch_clock_attainment:target"
 #: Where runbook links point unless ``deploy/generate.yaml`` says otherwise: set it to where
 #: your team reads these docs (your repository's page of docs/reference, a wiki).

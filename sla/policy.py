@@ -239,11 +239,6 @@ class ClockPolicy(_Strict):
         """``start: first_event``: the case's first event starts the clock."""
         return any(c.event == FIRST_EVENT for c in self.start)
 
-    @property
-    def resumes_on_other(self) -> bool:
-        """``resume: other``: any event with no other role for this clock resumes it."""
-        return any(c.event == OTHER_EVENT for c in self.resume)
-
     @field_validator("warn_at")
     @classmethod
     def _fractions(cls, value: list[float]) -> list[float]:

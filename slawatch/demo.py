@@ -374,33 +374,27 @@ def describe(topic: str, record: dict[str, Any], names: TopicNames) -> tuple[str
     return line, "dead_letter"
 
 
+@dataclass
 class _Demo:
     """The asynchronous part: wait for the worker, feed events, print what comes out."""
 
-    def __init__(
-        self,
-        options: DemoOptions,
-        bootstrap: str,
-        worker: subprocess.Popen[bytes],
-        worker_log: Path,
-        console: Console,
-        robots: DemoRobots | None = None,
-    ) -> None:
-        self.options = options
-        self.bootstrap = bootstrap
-        self.worker = worker
-        self.worker_log = worker_log
-        self.console = console
-        self.robots = robots
-        self.robot_lines: dict[str, int] = {}
-        if robots is not None:
-            robots.on_message = self._robot_message
-        self.names = TopicNames()
-        self.tally = Tally()
-        self.stop = asyncio.Event()
-        self.failed = False
-        self.acked = False
-        self.started = time.monotonic()
+    options: DemoOptions
+    bootstrap: str
+    worker: subprocess.Popen[bytes]
+    worker_log: Path
+    console: Console
+    robots: DemoRobots | None = None
+    robot_lines: dict[str, int] = field(default_factory=dict, init=False)
+    names: TopicNames = field(default_factory=TopicNames, init=False)
+    tally: Tally = field(default_factory=Tally, init=False)
+    stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    failed: bool = field(default=False, init=False)
+    acked: bool = field(default=False, init=False)
+    started: float = field(default_factory=time.monotonic, init=False)
+
+    def __post_init__(self) -> None:
+        if self.robots is not None:
+            self.robots.on_message = self._robot_message
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ import orjson
 from sla.engine import CaseState, Engine
 from sla.events import LifecycleEvent
 from sla.policy_file import load_policy
-from sla.readmodels.explain import Explainer, Moment, Sentence
+from sla.readmodels.explain import Explainer, Moment
 from sla.readmodels.replay import Emitted, Replay
 from slawatch.replay import DEFAULT_RETENTION, DecodeStats, load_events, parse_sources
 from sources.topics import load_topics
@@ -118,16 +118,6 @@ def explain_from_worker(
             ) from None
         raise
     return [f"{s['when']}  {s['text']}" for s in body["sentences"]]
-
-
-def sentences_json(
-    sentences: Sequence[Sentence], explainer: Explainer
-) -> list[dict[str, str | None]]:
-    """Sentences as JSON objects for the web view."""
-    return [
-        {"at": s.at.isoformat(), "when": explainer.when(s.at), "clock": s.clock, "text": s.text}
-        for s in sentences
-    ]
 
 
 def _unreachable(worker: str, worker_from: str, error: OSError) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.progress import (
@@ -142,14 +142,15 @@ def _archive_path(path: Path) -> Path:
     return path
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedReader:
+    """``path`` for buffered reading: a plain file, a ``.gz`` file or a member of a ``.zip``."""
     text = str(path)
     if ".zip" in text and (text.endswith(".zip") or ".zip:" in text):
         archive = zipfile.ZipFile(_archive_path(path))
         member = text.split(".zip:", 1)[1] if ".zip:" in text else archive.namelist()[0]
-        return archive.open(member)
+        return io.BufferedReader(cast(zipfile.ZipExtFile, archive.open(member)))
     if text.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return io.BufferedReader(gzip.open(path, "rb"))
     return open(path, "rb")
 
 
@@ -162,8 +163,7 @@ def read_records(source: Source) -> Iterator[tuple[int, bytes]]:
     """
     csv_layout = getattr(source.mapping, "csv", None)
     quote = (csv_layout.quotechar if csv_layout else '"').encode()
-    with _open(source.path) as raw:
-        stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw
+    with _open(source.path) as stream:
         pending, start, quotes = b"", 0, 0
         for number, line in enumerate(stream, start=1):
             if number == 1 and source.mapping.format == "csv":
