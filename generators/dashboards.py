@@ -101,6 +101,19 @@ def _grew(series: str, window: str, by: str) -> str:
     return f"sum by ({by}) ({counted_increase(series, window)})"
 
 
+def _percentiles(
+    bucket: str, by: str, quantiles: tuple[float, ...] = (0.5, 0.9), over: str = "rate"
+) -> list[Target]:
+    """One series per quantile and ``by`` value of a histogram over the last hour."""
+    return [
+        Target(
+            f"histogram_quantile({q}, sum by (le, {by}) ({over}({bucket}[1h])))",
+            f"{{{{{by}}}}} p{int(q * 100)}",
+        )
+        for q in quantiles
+    ]
+
+
 def _variables() -> list[dict[str, Any]]:
     return [
         query_variable("clock", "Clock", f"label_values({TARGET}, clock)"),
@@ -423,9 +436,8 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "How long breaches waited for their first acknowledgement (the ack link in every "
             "alert), median and 90th percentile per team. Red from 30 minutes, when the usual "
             "ladder reaches the supervisor.",
-            [Target(f"histogram_quantile({q}, sum by (le, team) (rate("
-                    'slawatch_alert_ack_seconds_bucket{clock=~"$clock", team=~"$team"}[1h])))',
-                    f"{{{{team}}}} p{int(q * 100)}") for q in (0.5, 0.9)],
+            _percentiles('slawatch_alert_ack_seconds_bucket{clock=~"$clock", team=~"$team"}',
+                         "team"),
             unit="s", steps=((None, "green"), (1800, "red")), minimum=0,
         ),
         6, 9,
@@ -435,9 +447,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "timeseries", "Time from breach to first notification",
             "How long staff waited for the first notification of a breach (median and 90th "
             "percentile per clock). Red from 5 minutes.",
-            [Target(f"histogram_quantile({q}, sum by (le, clock) (rate("
-                    'slawatch_alert_latency_seconds_bucket{clock=~"$clock"}[1h])))',
-                    f"{{{{clock}}}} p{int(q * 100)}") for q in (0.5, 0.9)],
+            _percentiles('slawatch_alert_latency_seconds_bucket{clock=~"$clock"}', "clock"),
             unit="s", steps=((None, "green"), (300, "red")), minimum=0,
         ),
         6, 9,
@@ -524,9 +534,8 @@ def _clock(spec: PolicySpec, found: list[Objective]) -> dict[str, Any]:
             "Counted time (working time for working-time clocks) from start to stop of the "
             "cycles that stopped in the last hour: median, 90th and 99th percentile. Red "
             "from the clock's base limit (deadlines read from events have none).",
-            [Target(f"histogram_quantile({q}, sum by (le, clock) (increase("
-                    f'slawatch_time_to_stop_seconds_bucket{{clock=~"$clock"}}[1h])))',
-                    f"{{{{clock}}}} p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
+            _percentiles('slawatch_time_to_stop_seconds_bucket{clock=~"$clock"}', "clock",
+                         (0.5, 0.9, 0.99), over="increase"),
             unit="s", steps=((None, "green"),), overrides=overrides, minimum=0,
         ),
         12, 9,
