@@ -114,6 +114,11 @@ def _percentiles(
     ]
 
 
+def _last_value(**display: str) -> dict[str, Any]:
+    """Panel options that show each series' last value, displayed as ``display`` says."""
+    return {"reduceOptions": {"calcs": ["lastNotNull"]}, **display}
+
+
 def _variables() -> list[dict[str, Any]]:
     return [
         query_variable("clock", "Clock", f"label_values({TARGET}, clock)"),
@@ -145,8 +150,8 @@ def _overview(
             [Target(_attainment("30d"), "{{clock}} · {{standard}}", instant=True)],
             unit=PERCENT, steps=_target_steps(basic), overrides=_target_overrides(found),
             minimum=0, maximum=1, decimals=1,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name", "orientation": "horizontal"},
+            options=_last_value(colorMode="background", textMode="value_and_name",
+                                orientation="horizontal"),
         ),
         14, 10,
     )  # fmt: skip
@@ -160,8 +165,7 @@ def _overview(
                     "{{clock}} · {{standard}}", instant=True)],
             unit=PERCENT, steps=((None, "red"), (0, "orange"), (0.25, "green")),
             minimum=-1, maximum=1, decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
-                     "orientation": "horizontal"},
+            options=_last_value(displayMode="gradient", orientation="horizontal"),
         ),
         10, 10,
     )  # fmt: skip
@@ -186,8 +190,7 @@ def _overview(
                     "{{clock}}", instant=True)],
             unit="short", steps=((None, "green"), (1, "orange"), (10, "red")), decimals=0,
             time_from="now/d",
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="value", textMode="value_and_name"),
         ),
         8, 8,
     )  # fmt: skip
@@ -198,8 +201,7 @@ def _overview(
             "clock, across all workers.",
             [Target('clock:slawatch_clocks_open:sum{clock=~"$clock"}', "{{clock}}", instant=True)],
             unit="short", steps=((None, "blue"),), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="value", textMode="value_and_name"),
         ),
         8, 8,
     )  # fmt: skip
@@ -210,8 +212,7 @@ def _overview(
             [Target('clock:slawatch_clocks_near_breach:sum{clock=~"$clock"}', "{{clock}}",
                     instant=True)],
             unit="short", steps=((None, "green"), (1, "orange")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         8, 8,
     )  # fmt: skip
@@ -225,8 +226,7 @@ def _overview(
             [Target(f"up{{{job}}}", "{{instance}}", instant=True)],
             unit="none", steps=((None, "red"), (1, "green")), decimals=0,
             mappings=[{"type": "value", "options": {"0": {"text": "down"}, "1": {"text": "up"}}}],
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         6, 8,
     )  # fmt: skip
@@ -238,8 +238,7 @@ def _overview(
             [Target(_grew("slawatch_deadletters_total", "1h", "topic, reason"),
                     "{{topic}} · {{reason}}", instant=True)],
             unit="short", steps=((None, "green"), (1, "red")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         6, 8,
     )  # fmt: skip
@@ -387,8 +386,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
                     "{{team}}", instant=True)],
             unit="short", steps=((None, "green"), (options.rules.team_breach_threshold, "orange")),
             decimals=0, minimum=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
-                     "orientation": "horizontal"},
+            options=_last_value(displayMode="gradient", orientation="horizontal"),
         ),
         12, 9,
     )  # fmt: skip
@@ -422,8 +420,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "below the basic standard's target.",
             [Target(_attainment("1d", "team, region"), "{{team}} · {{region}}", instant=True)],
             unit=PERCENT, steps=_target_steps(basic), minimum=0, maximum=1, decimals=1,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
-                     "orientation": "horizontal"},
+            options=_last_value(displayMode="gradient", orientation="horizontal"),
         ),
         12, 9,
     )  # fmt: skip
@@ -470,7 +467,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "timer runs out.",
             [Target("sum(slawatch_escalations_pending)", "pending", instant=True)],
             unit="short", steps=((None, "green"), (1, "orange"), (20, "red")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background"},
+            options=_last_value(colorMode="background"),
         ),
         6, 9,
     )  # fmt: skip
@@ -506,8 +503,7 @@ def _clock(spec: PolicySpec, found: list[Objective]) -> dict[str, Any]:
             [Target('clock_standard:slawatch_clock_error_budget:remaining30d{clock=~"$clock"}',
                     "{{clock}} · {{standard}}", instant=True)],
             unit=PERCENT, steps=((None, "red"), (0, "orange"), (0.25, "green")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         8, 9,
     )  # fmt: skip

@@ -489,12 +489,10 @@ class Engine:
     ) -> str | None:
         """Start the next cycle at the event's time; None when started, else why not."""
         policy = rules.policy
-        terms = policy.terms_for(case.attributes, ev.at, self._spec)
-        fixed: datetime | None = None
-        if terms.limit.kind == "until":
-            fixed = self._promised(terms, ev, case)
-            if fixed is None:
-                return "missing_attribute"
+        found = self._terms(case, policy, ev.at, ev)
+        if found is None:
+            return "missing_attribute"
+        terms, fixed = found
         calendar = self._calendar(terms)
         track.cycles += 1
         cycle = Cycle(
@@ -512,6 +510,17 @@ class Engine:
         effects.append(ClockStarted(ref, cycle.started_at, cycle.due_at(calendar)))
         self._adopt_orphans(case, rules, track, now, effects)
         return None
+
+    def _terms(
+        self, case: CaseState, policy: ClockPolicy, start: datetime, ev: CaseEvent | None
+    ) -> tuple[ClockTerms, datetime | None] | None:
+        """The terms ``policy`` gives a cycle starting at ``start``, with the promised deadline
+        of an ``until`` limit; None when neither ``ev`` nor the case holds that promise."""
+        terms = policy.terms_for(case.attributes, start, self._spec)
+        if terms.limit.kind != "until":
+            return terms, None
+        fixed = self._promised(terms, ev, case)
+        return None if fixed is None else (terms, fixed)
 
     def _promised(
         self, terms: ClockTerms, ev: CaseEvent | None, case: CaseState
@@ -644,13 +653,10 @@ class Engine:
         comes before the new deadline).
         """
         policy = rules.policy
-        terms = policy.terms_for(case.attributes, cycle.started_at, self._spec)
-        fixed: datetime | None = None
-        if terms.limit.kind == "until":
-            fixed = self._promised(terms, None, case)
-            if fixed is None:
-                return False
-        cycle.terms = terms
+        found = self._terms(case, policy, cycle.started_at, None)
+        if found is None:
+            return False
+        cycle.terms, fixed = found
         cycle.fixed_deadline = fixed
         cycle.policy_version = self._spec.version
         cycle.clock_team = policy.team

@@ -97,6 +97,15 @@ class Tally:
     worklist: int | None = None
 
 
+#: Record kinds counted in a field of :class:`Tally` of their own; outcomes go by kind.
+_TALLY_FIELDS = {
+    "warning": "warnings",
+    "breach": "breaches",
+    "retracted": "retracted",
+    "dead_letter": "dead_letters",
+}
+
+
 class DemoError(RuntimeError):
     """The demo cannot start; the message says what to do."""
 
@@ -574,17 +583,11 @@ class _Demo:
         )
 
     def _count(self, kind: str) -> None:
-        tally = self.tally
-        if kind == "warning":
-            tally.warnings += 1
-        elif kind == "breach":
-            tally.breaches += 1
-        elif kind == "retracted":
-            tally.retracted += 1
-        elif kind == "dead_letter":
-            tally.dead_letters += 1
+        name = _TALLY_FIELDS.get(kind)
+        if name is None:
+            self.tally.outcomes[kind] += 1
         else:
-            tally.outcomes[kind] += 1
+            setattr(self.tally, name, getattr(self.tally, name) + 1)
 
     async def _summaries(self) -> None:
         while True:
