@@ -32,7 +32,7 @@ from sla.config_file import (
     field_name,
     load_model,
 )
-from sla.limits import parse_duration
+from sla.limits import Duration
 from sla.zones import ZoneName
 
 __all__ = [
@@ -65,10 +65,6 @@ ROLE_TARGETS = ("assignee", "team", "on_duty", "supervisor", "department_head")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _duration(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
-
-
 def _secret(value: Any) -> Any:
     if isinstance(value, str) and not is_reference(value):
         raise ValueError(
@@ -77,7 +73,6 @@ def _secret(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 SecretRef = Annotated[str, BeforeValidator(_secret)]
 """A secret: ``${ENV_VAR}`` or ``secret_file:/path``, never the value itself."""
 Ref = str

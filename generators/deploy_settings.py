@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts.config import Duration
 from generators.dashboards import DashboardOptions
 from generators.rules import DEFAULT_RUNBOOK_BASE, RuleOptions
 from sla.config_file import load_model
+from sla.limits import Duration
 
 __all__ = ["DEFAULT_SETTINGS", "DeploySettings", "load_settings"]
 

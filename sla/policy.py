@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.functional_validators import BeforeValidator
 
 from sla.calendar import parse_working_hours
-from sla.limits import Limit, parse_duration, parse_limit
+from sla.limits import LimitField, parse_duration
 from sla.zones import ZoneName
 
 __all__ = [
@@ -151,7 +151,7 @@ class Override(_Strict):
 
     when: AttributeFilter = Field(default_factory=dict)
     during: str | None = Field(None, description="name of a special period")
-    limit: Limit | None = None
+    limit: LimitField | None = None
     calendar: str | None = None
     target: float | None = Field(None, gt=0, le=1)
     standard: Standard | None = None
@@ -161,17 +161,12 @@ class Override(_Strict):
         classmethod(lambda cls, v: _as_filter(v))
     )
 
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _parse_limit(cls, value: Any) -> Any:
-        return parse_limit(value) if isinstance(value, str) else value
-
 
 @dataclass(frozen=True)
 class ClockTerms:
     """The terms one cycle is judged by, fixed when the cycle starts."""
 
-    limit: Limit
+    limit: LimitField
     calendar: str | None
     target: float
     standard: str
@@ -210,7 +205,7 @@ class ClockPolicy(_Strict):
     resume: list[Condition] = Field(default_factory=list)
     cancel: list[Condition] = Field(default_factory=list)
     reset: list[Condition] = Field(default_factory=list)
-    limit: Limit
+    limit: LimitField
     calendar: str | None = None
     warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     target: float | None = Field(None, gt=0, le=1)
@@ -228,11 +223,6 @@ class ClockPolicy(_Strict):
     _normalise_lists = field_validator("start", "resume", mode="before")(
         classmethod(lambda cls, v: _as_list(v))
     )
-
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _parse_limit(cls, value: Any) -> Any:
-        return parse_limit(value) if isinstance(value, str) else value
 
     @property
     def starts_on_first_event(self) -> bool:
