@@ -5,7 +5,7 @@ with SIGTERM and restarts it, then ``--kills`` times waits a random 2-12 s, SIGK
 worker mid-stream and restarts it. After each step it compares the breaches that came out
 with the ones that should have (every case is generated with a known start and limit, a known
 subset closed before its deadline); at the end it also judges the webhook notifications and
-the tables. The harness is ``tests/streams/_failover.py``, shared with the CI test
+the tables. The harness is ``slawatch/testing/failover.py``, shared with the CI test
 ``tests/streams/test_failover.py`` (a few steps).
 
 Usage::
@@ -33,17 +33,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.broker import TansuBroker  # noqa: E402
-from tests.streams._failover import (  # noqa: E402
+from slawatch.testing import Stack  # noqa: E402
+from slawatch.testing.failover import (  # noqa: E402
     POLICY,
-    REDIS_URL,
     AlertReceiver,
     FailoverRun,
     Report,
     StepResult,
+    failover_redis_url,
     format_table,
 )
-from tests.streams._harness import Stack  # noqa: E402
+from streams.broker import TansuBroker  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds of stream first")
     parser.add_argument("--bootstrap", help="an existing broker (host:port); default a fresh Tansu")
-    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--redis-url", default=failover_redis_url())
     parser.add_argument("--no-alerts", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("failover.json"), help="JSON report")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Soak: a steady case stream for half an hour, with kills and a Redis outage; RSS and losses.
 
-Built on the failover harness (``tests/streams/_failover.py``): two workers of one app on a
+Built on the failover harness (``slawatch/testing/failover.py``): two workers of one app on a
 fresh Tansu broker, a stream of cases with known deadlines (a known share closed in time), the
 alerts on, delivered to a loopback webhook through a Redis of its own that keeps its data on
 disk (append-only file). During ``--minutes``:
@@ -35,10 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.failover import _print_step, failures  # noqa: E402
+from slawatch.testing import RedisServer, Stack  # noqa: E402
+from slawatch.testing.failover import POLICY, AlertReceiver, FailoverRun, format_table  # noqa: E402
 from streams.broker import TansuBroker  # noqa: E402
-from tests._services import RedisServer  # noqa: E402
-from tests.streams._failover import POLICY, AlertReceiver, FailoverRun, format_table  # noqa: E402
-from tests.streams._harness import Stack  # noqa: E402
 
 SAMPLE_EVERY_S = 30.0
 

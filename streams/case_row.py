@@ -32,8 +32,13 @@ class CaseRow(TypedDict):
 
 
 def encode_row(row: CaseRow) -> bytes:
-    """The bytes stored for ``row``."""
-    return orjson.dumps(row)
+    """The bytes stored for ``row``, in a block of their own size.
+
+    ``orjson.dumps`` returns its bytes in the 4 KiB buffer it wrote them into, whatever their
+    length: kept in a table, a 300-byte row would hold 4 KiB for as long as the case lives
+    (measured with tracemalloc in the soak, 2026-11-25). The copy costs far less than that.
+    """
+    return memoryview(orjson.dumps(row)).tobytes()
 
 
 def decode_row(value: Any) -> CaseRow | None:

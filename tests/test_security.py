@@ -41,12 +41,11 @@ from alerts.ack import ACK_LINK_TTL, AckError, AckSigner
 from alerts.config import load_alerts
 from alerts.sinks.webhook import SIGNATURE_HEADER, verify
 from sla.config_file import ConfigError
+from slawatch.testing import VENV_BIN, Stack, by_case, canonical, wait_for
 from streams.app import faust_settings
 from streams.broker import TansuBroker, free_port
 from streams.kafka_auth import broker_credentials, client_security, ssl_context
 from streams.settings import Settings, SettingsError
-from tests.streams._harness import VENV_BIN, Stack, by_case, canonical, wait_for
-from tests.streams.conftest import redis_url, tansu  # noqa: F401  (session fixtures)
 
 ACK_SECRET = "ack-secret-7f3a9c1e5b2d4f60"
 HOOK_SECRET = "hook-secret-2b8e6d0a4c1f9e37"
@@ -154,8 +153,7 @@ class TestSecretsAreReferences:
 @pytest.fixture(scope="module")
 def client_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate and its key (also usable as a CA file), made by openssl."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    assert shutil.which("openssl") is not None, "openssl is not installed: apt-get install openssl"
     where = tmp_path_factory.mktemp("tls")
     cert, key = where / "client.pem", where / "client.key"
     subprocess.run(
@@ -399,8 +397,8 @@ def smtp() -> Iterator[tuple[int, _Inbox]]:
 
 @pytest.fixture
 def stack(
-    tansu: TansuBroker,  # noqa: F811
-    redis_url: str,  # noqa: F811
+    tansu: TansuBroker,
+    redis_url: str,
     tmp_path: Path,
     httpserver: HTTPServer,
     smtp: tuple[int, _Inbox],

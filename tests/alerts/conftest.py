@@ -18,7 +18,7 @@ import yaml
 
 from alerts.config import AlertsSpec
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord, breach_id, warning_id
-from tests.conftest import redis_url
+from slawatch.testing import redis_url
 
 T = TypeVar("T")
 

@@ -6,9 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from redis.exceptions import RedisError
 
 from alerts.runtime import until_redis_answers
-from tests._services import RedisServer
+from slawatch.testing import RedisServer
 from tests.alerts._helpers import Harness
 from tests.alerts.conftest import breach, make_spec, run_with_redis
 
@@ -30,7 +31,8 @@ class TestRedisDown:
             arriving = asyncio.create_task(
                 until_redis_answers(lambda: h.service.on_breach(breach(case_id="ARRIVING")))
             )
-            await asyncio.sleep(1.0)
+            with pytest.raises((RedisError, OSError)):
+                await h.runtime.tick()  # a round while Redis is down: it fails, sends nothing
             while_down = h.lines()
             await asyncio.to_thread(own_redis.start)
             for _ in range(300):
@@ -38,9 +40,9 @@ class TestRedisDown:
                     break
                 await asyncio.sleep(0.1)
             await arriving
-            await asyncio.sleep(0.5)  # one more round: nothing else may go out
             stop.set()
             await loop_task
+            assert 0 == await h.runtime.tick()  # one more round: nothing else goes out
             return while_down, h.lines()
 
         while_down, lines = run_with_redis(scenario, own_redis.url)

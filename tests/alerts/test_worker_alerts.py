@@ -8,8 +8,6 @@ from its alert, and never escalates.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +18,10 @@ import redis
 from pytest_httpserver import HTTPServer
 
 from alerts.sinks.webhook import SIGNATURE_HEADER, verify
+from slawatch.testing import Stack, WorkerProcess, canonical, wait_for, webhook_alerts
 from streams.broker import TansuBroker
 from tests.alerts._helpers import acknowledge
 from tests.alerts.conftest import REDIS_URL
-from tests.streams._harness import Stack, WorkerProcess, canonical, wait_for
-from tests.streams.conftest import tansu  # noqa: F401  (the session broker fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -43,52 +40,11 @@ clocks:
     warn_at: []
     team: desk
 """
-ALERTS = """\
-version: "alerts-test"
-lease: 5s
-channels:
-  hook:
-    type: webhook
-    url: ${HOOK_URL}
-    secret: ${HOOK_SECRET}
-    retries: 3
-    backoff: 1s
-recipients:
-  agent-1: {channels: [hook]}
-  sup-1: {channels: [hook]}
-teams:
-  desk:
-    members: [agent-1]
-    supervisor: sup-1
-    roster: {timezone: UTC, hours: "00:00-24:00", days: [mon, tue, wed, thu, fri, sat, sun]}
-routes:
-  - to: [assignee]
-escalation:
-  default:
-    - {after: 6s, to: [supervisor]}
-"""
-
-
-class AlertWorker(WorkerProcess):
-    def start(self) -> AlertWorker:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("_worker_with_alerts.py"))],
-            env={**__import__("os").environ, **self.env, "PYTHONPATH": str(self.cwd_root)},
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        return self
-
-    cwd_root = Path(__file__).resolve().parents[2]
+ALERTS = webhook_alerts("alerts-test", escalate_after="6s", retries=3, backoff="1s")
 
 
 @pytest.fixture
-def stack(tansu: TansuBroker, tmp_path: Path, httpserver: HTTPServer) -> Iterator[Stack]:  # noqa: F811
+def stack(tansu: TansuBroker, tmp_path: Path, httpserver: HTTPServer) -> Iterator[Stack]:
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     env = {
         "SLAWATCH_REDIS_URL": REDIS_URL,
@@ -108,12 +64,8 @@ def stack(tansu: TansuBroker, tmp_path: Path, httpserver: HTTPServer) -> Iterato
         client.close()
 
 
-def start(stack: Stack) -> AlertWorker:
-    worker = AlertWorker(stack.env(), stack.tmp / "worker.log", stack.tmp)
-    worker.start()
-    stack.workers.append(worker)
-    worker.wait_ready()
-    return worker
+def start(stack: Stack) -> WorkerProcess:
+    return stack.start_worker()
 
 
 def received(httpserver: HTTPServer) -> list[dict[str, Any]]:

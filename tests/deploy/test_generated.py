@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from slawatch.cli import app
-from tests.deploy._policies import DEFAULT_POLICIES, NEW_CLOCK, ROOT, default_with_new_clock
+from tests.generators._policies import DEFAULT_POLICIES, NEW_CLOCK, ROOT, default_with_new_clock
 
 #: command -> the directory its committed output lives in.
 OUTPUTS = {

@@ -27,9 +27,8 @@ import yaml
 from generators.dashboards import build_dashboards, panel_queries
 from generators.objectives import load_spec
 from generators.rules import write_rules
+from slawatch.testing import Stack, canonical, wait_for
 from streams.broker import TansuBroker, free_port
-from tests.streams._harness import Stack, canonical, wait_for
-from tests.streams.conftest import redis_url, tansu  # noqa: F401  (session fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -128,8 +127,8 @@ def substitute(expr: str) -> str:
 
 @pytest.fixture(scope="module")
 def running(
-    tansu: TansuBroker,  # noqa: F811
-    redis_url: str,  # noqa: F811
+    tansu: TansuBroker,
+    redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Stack, Prometheus, Path]]:
     """A worker with three cases met and one breached, scraped by Prometheus with our rules."""

@@ -15,7 +15,7 @@ import pytest
 
 from generators.objectives import load_spec
 from generators.rules import write_rules
-from tests.deploy._policies import ROOT, default_with_new_clock
+from tests.generators._policies import ROOT, default_with_new_clock
 
 RULES = ROOT / "deploy" / "prometheus" / "rules"
 PROMTOOL_TESTS = ROOT / "deploy" / "prometheus" / "tests"

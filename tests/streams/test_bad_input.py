@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from sla.engine import CaseState
 from sla.events import LifecycleEvent
 from sla.policy_file import load_policy
+from slawatch.testing import Stack, by_case, wait_for
 from sources.mapping import REASONS, MappingError, TimeWindow, TopicMapping
 from streams.app import build_engine
 from streams.broker import TansuBroker
-from tests.streams._harness import Stack, by_case, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_policy(ROOT / "config" / "policies.yaml")

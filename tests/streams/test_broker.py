@@ -71,4 +71,4 @@ class TestHighwaterCorrection:
         listed, fetched = asyncio.run(run())
 
         assert 500 == fetched
-        assert listed < fetched  # the broker bug the correction exists for (notes §5.2)
+        assert listed < fetched  # Tansu's ListOffsets under-reports a batched log

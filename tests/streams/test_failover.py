@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import TansuBroker
-from streams.watchdog import CHECK_INTERVAL_S
-from tests.streams._failover import (
+from slawatch.testing import Stack, canonical, wait_for
+from slawatch.testing.failover import (
     POLICY,
-    REDIS_URL,
     AlertReceiver,
     FailoverRun,
     Report,
+    failover_redis_url,
     format_table,
 )
-from tests.streams._harness import Stack, canonical, wait_for
+from streams.broker import TansuBroker
+from streams.watchdog import CHECK_INTERVAL_S
 
 # One module-wide run of several minutes (longer on a loaded machine): a wider time-out.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -36,12 +36,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 @pytest.fixture(scope="module")
 def alerts() -> Iterator[AlertReceiver]:
-    """A webhook receiver on loopback, when the alerts' Redis (db 13) answers."""
-    redis = pytest.importorskip("redis")
+    """A webhook receiver on loopback; the alerts' Redis (db 13) must answer."""
+    import redis
+
+    url = failover_redis_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # any failure means "no usable Redis here"
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+        client.ping()
+    except redis.RedisError as exc:
+        raise AssertionError(f"no Redis answers at {url}: {exc}; run `make tools`") from exc
+    finally:
+        client.close()
     receiver = AlertReceiver().start()
     try:
         yield receiver

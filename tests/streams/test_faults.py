@@ -3,7 +3,7 @@
 * The broker stops answering for a while (its process is frozen with SIGSTOP, so every
   connection hangs, then thawed with SIGCONT): the worker does not exit, keeps its table, fires
   the deadline that passed meanwhile, and processes events produced after the broker is back.
-* The broker restarts empty (Tansu's memory engine keeps nothing, notes R7): the worker's
+* The broker restarts empty (Tansu's memory engine keeps nothing across a restart): the worker's
   watchdog sees its topics gone, logs ``broker_data_lost`` and exits with status 1, once; a
   worker started again re-creates its topics and works. Each test here owns its broker.
 * Redis goes away (the process is stopped; it keeps its append-only file) while clocks breach:
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,10 +26,9 @@ import pytest
 from kafka import KafkaProducer
 from pytest_httpserver import HTTPServer
 
-from streams.broker import TansuBroker
+from slawatch.testing import RedisServer, Stack, by_case, canonical, wait_for, webhook_alerts
+from streams.broker import TansuBroker, kafka_ready
 from streams.watchdog import lost_offsets, lost_topics
-from tests._services import RedisServer
-from tests.streams._harness import Stack, by_case, canonical, wait_for
 
 POLICY = """\
 version: "faults-1"
@@ -47,34 +45,16 @@ clocks:
     team: desk
 """
 
-ALERTS = """\
-version: "faults-1"
-lease: 5s
-channels:
-  hook:
-    type: webhook
-    url: ${HOOK_URL}
-    secret: ${HOOK_SECRET}
-    retries: 3
-    backoff: 1s
-recipients:
-  agent-1: {channels: [hook]}
-  sup-1: {channels: [hook]}
-teams:
-  desk:
-    members: [agent-1]
-    supervisor: sup-1
-    roster: {timezone: UTC, hours: "00:00-24:00", days: [mon, tue, wed, thu, fri, sat, sun]}
-routes:
-  - to: [assignee]
-escalation:
-  default:
-    - {after: 1h, to: [supervisor]}
-"""
+ALERTS = webhook_alerts("faults-1", escalate_after="1h", retries=3, backoff="1s")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _events(path: Path) -> list[str]:
+    """The event names of the worker's JSON log lines, in order."""
+    return [str(e.get("event")) for e in _log_events(path)]
 
 
 def _log_events(path: Path) -> list[dict[str, Any]]:
@@ -123,7 +103,8 @@ class TestBrokerUnreachable:
     """A frozen broker is waited for; nothing is lost and the worker never exits."""
 
     def test_frozen_broker_then_thawed(self, broker: TansuBroker, tmp_path: Path) -> None:
-        """Frozen 25 s: the worker stays up, fires the deadline due meanwhile, reads new events."""
+        """Frozen until the worker's watchdog finds no answer: the worker stays up, fires the
+        deadline due meanwhile, reads new events."""
         stack = Stack(broker.bootstrap, tmp_path, POLICY)
         try:
             worker = stack.start_worker()
@@ -138,9 +119,19 @@ class TestBrokerUnreachable:
             wait_for(lambda: worker.get("/cases/B-1")[0] == 200, 30, "B-1 in the table")
             before = worker.get("/cases/A-1")[1]["state"]
 
+            b_deadline = _now() + timedelta(seconds=3)
             os.kill(broker.pid or 0, signal.SIGSTOP)
             try:
-                time.sleep(25)  # B-1's deadline (3 s) passes while nothing answers
+                # B-1's deadline passes, and the watchdog's check (5 s apart, 30 s time-out)
+                # finds the broker silent, while nothing answers
+                wait_for(
+                    lambda: (
+                        _now() > b_deadline and "broker_check_skipped" in _events(worker.log_path)
+                    ),
+                    120,
+                    "the watchdog to find the frozen broker silent",
+                    interval=0.5,
+                )
                 alive_while_frozen = worker.alive()
             finally:
                 os.kill(broker.pid or 0, signal.SIGCONT)
@@ -185,7 +176,9 @@ class TestBrokerRestartedEmpty:
             )
             outcomes.wait(lambda v: by_case(v, "A-1"), 30, "outcome of A-1")
             broker.stop()
-            time.sleep(2)
+            wait_for(
+                lambda: not kafka_ready("127.0.0.1", broker.port), 30, "the old broker to be gone"
+            )
             fresh = TansuBroker(port=broker.port, log_path=tmp_path / "tansu-fresh.log").start()
             wait_for(lambda: not worker.alive(), 60, "the worker to exit after the broker reset")
             code = worker.proc.returncode if worker.proc is not None else None
@@ -258,14 +251,27 @@ class TestRedisDown:
             found = breaches.wait(
                 lambda v: all(by_case(v, c) for c in down), 60, "breaches while Redis is down"
             )
-            time.sleep(2)  # the alert agents have had the records for a while
+            wait_for(  # the alert agents have the records and keep trying Redis
+                lambda: _events(worker.log_path).count("alert_redis_unavailable") >= 3,
+                60,
+                "the alert agents to find Redis down",
+            )
             while_down = alerted()
             alive_while_down = worker.alive()
 
             own_redis.start()
             wait_for(lambda: all(alerted()[c] >= 1 for c in down), 90, "alerts after Redis is back")
-            time.sleep(3)  # a repeated delivery would arrive now
+            # sentinels breach after R-1..R-3; the alert agents take a partition's breaches in
+            # order, so once the sentinels are alerted, any repeat of the others is out too
+            stack.breach_barrier(
+                breaches, "complaint_registered", _now() - timedelta(seconds=2), assignee="agent-1"
+            )
+            wait_for(
+                lambda: all(alerted()[c] >= 1 for c in stack.barrier_cases), 60, "barrier alerts"
+            )
             final = alerted()
+            for sentinel in stack.barrier_cases:
+                assert 1 == final.pop(sentinel)
 
             assert sorted(down) == sorted(b["case_id"] for b in found if b["case_id"] in down)
             assert (0, 0, 0) == tuple(while_down[c] for c in down)

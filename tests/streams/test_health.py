@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from slawatch.testing import Stack, canonical, one_clock_policy, wait_for
 from streams.broker import TansuBroker
 from streams.health import FaustHealth, add_runtime_collectors
-from tests.streams._harness import Stack, canonical, one_clock_policy, wait_for
 
 POLICY = one_clock_policy("health-1")
 

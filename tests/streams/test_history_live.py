@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from slawatch.testing import Stack, TopicReader, by_case, canonical
 from streams.broker import TansuBroker
 from streams.shadow import SHADOW_OUTCOMES_TOPIC
-from tests.streams._harness import Stack, TopicReader, by_case, canonical
 
 pytestmark = pytest.mark.integration
 

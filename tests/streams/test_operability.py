@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from slawatch.testing import Stack, canonical, wait_for
 from streams.broker import TansuBroker
-from tests.streams._harness import Stack, canonical, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +72,7 @@ class TestReadiness:
             60,
             "200 open cases",
         )
-        time.sleep(1.0)  # changelog writes leave the producer
+        stack.changelog_barrier(first, cases)
         assert 0 == first.stop()
 
         second = stack.start_worker(ready=False)
@@ -110,7 +109,7 @@ class TestGracefulShutdown:
         now = datetime.now(UTC)
         stack.send(canonical("s-r", "S-1", "complaint_registered", now))
         wait_for(lambda: first.get("/cases/S-1")[0] == 200, 30, "S-1 in the table")
-        time.sleep(1.0)
+        stack.changelog_barrier(first, ["S-1"])
 
         code = first.stop(timeout=30)
         lines = _lines(first.log_path)
@@ -140,8 +139,7 @@ class TestJsonLogs:
         )
         breaches.wait(lambda v: any(b["case_id"] == "J-1" for b in v), 30, "breach of J-1")
         wait_for(lambda: worker.metric("slawatch_deadletters_total") >= 2, 30, "two dead letters")
-        time.sleep(0.5)
-        worker.stop()
+        worker.stop()  # the log is complete once the process has exited
 
         records = [json.loads(line) for line in _lines(worker.log_path)]
         breach = next(r for r in records if r["event"] == "sla_breach")

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from slawatch.testing import Stack, by_case, canonical, wait_for
 from streams.broker import TansuBroker
-from tests.streams._harness import Stack, by_case, canonical, wait_for
 
 pytestmark = pytest.mark.integration
 

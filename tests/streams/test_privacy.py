@@ -23,11 +23,11 @@ from pytest_httpserver import HTTPServer
 
 from sla.config_file import ConfigError
 from sla.policy_file import load_policy
+from slawatch.testing import Stack, TopicReader, canonical, wait_for, webhook_alerts
 from sources.topics import load_topics
 from streams.app import create_app
 from streams.broker import TansuBroker
 from streams.settings import Settings
-from tests.streams._harness import Stack, TopicReader, canonical, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = """\
@@ -45,28 +45,7 @@ clocks:
     team: desk
 """
 
-ALERTS = """\
-version: "privacy-1"
-lease: 5s
-channels:
-  hook:
-    type: webhook
-    url: ${HOOK_URL}
-    secret: ${HOOK_SECRET}
-recipients:
-  agent-1: {channels: [hook]}
-  sup-1: {channels: [hook]}
-teams:
-  desk:
-    members: [agent-1]
-    supervisor: sup-1
-    roster: {timezone: UTC, hours: "00:00-24:00", days: [mon, tue, wed, thu, fri, sat, sun]}
-routes:
-  - to: [assignee]
-escalation:
-  default:
-    - {after: 1h, to: [supervisor]}
-"""
+ALERTS = webhook_alerts("privacy-1", escalate_after="1h")
 
 NAME, NAME_ZH = "Zhang San", "张三"
 PHONE, PHONE_SPACED = "13800138000", "138 0013 8000"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from slawatch.testing import Stack, by_case, canonical, wait_for
 from streams.broker import TansuBroker
-from tests.streams._harness import Stack, by_case, canonical, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -180,8 +179,10 @@ class TestOrdering:
         done = outcomes.wait(
             lambda v: all(by_case(v, c) for c in ("D-1", "O-1", "L-1")), 30, "three outcomes"
         )
-        time.sleep(5)  # past every deadline: nothing more may come for D-1 and O-1
-        all_breaches = breaches.values()
+        # sentinels started after D-1 and O-1 breach after any breach of theirs could come
+        all_breaches = stack.breach_barrier(
+            breaches, "complaint_registered", t0 + timedelta(seconds=1)
+        )
 
         assert [("met", 1.0)] == [
             (o["outcome"], o["elapsed_seconds"]) for o in by_case(done, "D-1")
@@ -253,7 +254,7 @@ class TestRestart:
             "25 cases in the first worker",
         )
         before = _started(_states(stack, 0, open_cases + met_cases))
-        time.sleep(1.0)  # let the changelog writes leave the producer (linger)
+        stack.changelog_barrier(first, open_cases + met_cases)  # nothing lingers in the producer
         first.kill()
         wait_for(lambda: _now() > t0 + timedelta(seconds=9), 15, "the deadlines to pass")
 
@@ -283,9 +284,11 @@ class TestRestart:
         )
         assert 0 == second.stop()
         third = stack.start_worker()
-        everything = breaches.wait(lambda v: len(v) >= 30, 60, "30 breaches after SIGTERM restart")
-        time.sleep(3)  # anything duplicated would arrive now
-        everything = breaches.values()
+        breaches.wait(lambda v: len(v) >= 30, 60, "30 breaches after SIGTERM restart")
+        # sentinels opened now breach after every due deadline and every replayed event
+        everything = stack.breach_barrier(
+            breaches, "ticket_opened", _now() - timedelta(seconds=7), case_kind="ticket"
+        )
 
         ids = Counter(b["breach_id"] for b in everything)
         assert 30 == len(ids)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from slawatch.testing import Stack, WorkerProcess, canonical, one_clock_policy, wait_for
 from streams.broker import TansuBroker, free_port
 from streams.worklist import BUCKETS
 from streams.worklist_page import render_html
-from tests.streams._harness import Stack, WorkerProcess, canonical, one_clock_policy, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from sla.readmodels.replay import sort_events
 from slawatch.replay import replay_files
 from sources.mapping import MappingError
 from sources.topics import load_topics
-from tests.streams.test_topics import problems, write
+from tests.sources.test_topics import problems, write
 
 TOPICS = """\
 version: 1

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from generators.deploy_settings import DEFAULT_SETTINGS, DeploySettings, load_settings
 from sla.config_file import ConfigError
 from slawatch.cli import app
-from tests.deploy._policies import ROOT, small_policy
+from tests.generators._policies import ROOT, small_policy
 
 
 class TestSettings:

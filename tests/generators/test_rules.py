@@ -14,7 +14,7 @@ import yaml
 from generators.objectives import load_spec, objectives
 from generators.rules import RuleOptions, render_alerts, render_pipeline, render_recording
 from sla.policy import PolicySpec
-from tests.deploy._policies import small_policy
+from tests.generators._policies import small_policy
 
 NAME = re.compile(r"^[a-z_]+:[a-z_]+:[a-z0-9_]+$")
 

@@ -22,7 +22,7 @@ from generators.alertmanager import (
 from generators.objectives import load_spec
 from sla.config_file import ConfigError
 from sla.policy import CalendarSpec, PolicySpec
-from tests.deploy._policies import small_policy
+from tests.generators._policies import small_policy
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Several workers of one app under a steady event stream: add, stop, kill, restart, and judge.
 
 One implementation for the CI test (``tests/streams/test_failover.py``, a few steps) and the
-long form by hand (``bench/failover.py --kills 10``). What *should* come out is known in
+long form by hand (``bench/failover.py --kills 10``); run it on your own broker to see what a
+failover costs your deployment. What *should* come out is known in
 advance: every case is generated here with its start time and its clock's limit (calendar
 time), and a known subset is closed before its deadline, so the breach ids expected are
 ``case/clock/1`` of the unclosed ones (:func:`sla.records.breach_id`). After each step the run
@@ -36,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from sla.records import breach_id
+from slawatch.testing._reader import TopicReader
+from slawatch.testing._redis import redis_url
+from slawatch.testing._stack import Stack, canonical, webhook_alerts
+from slawatch.testing._worker import WorkerProcess
 from streams.broker import free_port
-from tests.conftest import redis_url
-from tests.streams._harness import Stack, TopicReader, WorkerProcess, canonical
 
 __all__ = [
     "ALERTS",
@@ -53,6 +56,7 @@ __all__ = [
     "Member",
     "Report",
     "StepResult",
+    "failover_redis_url",
     "format_table",
 ]
 
@@ -64,7 +68,11 @@ DUE_WAIT_S = 60.0
 #: How long the cluster may take to own every partition again after a step.
 SETTLE_TIMEOUT_S = 120.0
 WEBHOOK_SECRET = "failover-webhook-secret"
-REDIS_URL = os.environ.get("SLAWATCH_FAILOVER_REDIS_URL") or redis_url(13)
+
+
+def failover_redis_url() -> str:
+    """The alerts' Redis: ``$SLAWATCH_FAILOVER_REDIS_URL``, else the test Redis, database 13."""
+    return os.environ.get("SLAWATCH_FAILOVER_REDIS_URL") or redis_url(13)
 
 
 @dataclass(frozen=True)
@@ -108,31 +116,7 @@ def _policy(clocks: Iterable[ClockKind]) -> str:
 
 POLICY = _policy(CLOCKS)
 
-ALERTS = """\
-version: "failover-1"
-lease: 5s
-channels:
-  hook:
-    type: webhook
-    url: ${FAILOVER_HOOK_URL}
-    secret: ${FAILOVER_HOOK_SECRET}
-    retries: 5
-    backoff: 1s
-recipients:
-  agent-1: {channels: [hook]}
-  sup-1: {channels: [hook]}
-teams:
-  desk:
-    members: [agent-1]
-    supervisor: sup-1
-    roster: {timezone: UTC, hours: "00:00-24:00", days: [mon, tue, wed, thu, fri, sat, sun]}
-routes:
-  - to: [assignee]
-escalation:
-  default: []
-storm:
-  max_per_minute: 1000000
-"""
+ALERTS = webhook_alerts("failover-1", retries=5, backoff="1s", max_per_minute=1000000)
 
 
 def _iso(ts: float) -> str:
@@ -285,8 +269,9 @@ class BreachSeen:
 class BreachLog:
     """``sla.breaches`` read from the beginning, parsed once per record."""
 
-    def __init__(self, reader: TopicReader) -> None:
+    def __init__(self, reader: TopicReader, ignored: list[str] | None = None) -> None:
         self._reader = reader
+        self._ignored = ignored if ignored is not None else []
         self._parsed = 0
         self.records: list[BreachSeen] = []
 
@@ -296,6 +281,8 @@ class BreachLog:
             self._reader.poll()
         for r in self._reader.records[self._parsed :]:
             v = json.loads(r.value)
+            if v["case_id"] in self._ignored:  # a barrier's sentinel, not a case of the run
+                continue
             self.records.append(
                 BreachSeen(
                     v["breach_id"],
@@ -486,8 +473,9 @@ class FailoverRun:
         close_share: the share of cases closed before their deadline.
         seed: seeds the stream (clock and closing per case) and the random choices.
         alerts: a webhook receiver; None runs without alerts.
-        redis_url: the alerts' Redis (a database no other test uses); keys are prefixed by
-            the stack's app id and deleted by :meth:`close`.
+        redis_url: the alerts' Redis (a database no other test uses; by default
+            :func:`failover_redis_url`); keys are prefixed by the stack's app id and deleted
+            by :meth:`close`.
     """
 
     def __init__(
@@ -498,7 +486,7 @@ class FailoverRun:
         close_share: float = 0.4,
         seed: int = 0,
         alerts: AlertReceiver | None = None,
-        redis_url: str = REDIS_URL,
+        redis_url: str | None = None,
     ) -> None:
         self.stack = stack
         self.rng = random.Random(seed)
@@ -506,7 +494,7 @@ class FailoverRun:
         self.rate = rate
         self.close_share = close_share
         self.alerts = alerts
-        self.redis_url = redis_url
+        self.redis_url = redis_url or failover_redis_url()
         self.members: list[Member] = []
         self.steps: list[StepResult] = []
         self.kill_times: list[float] = []
@@ -518,9 +506,9 @@ class FailoverRun:
             alerts_path.write_text(ALERTS)
             env.update(
                 SLAWATCH_ALERTS=str(alerts_path),
-                SLAWATCH_REDIS_URL=redis_url,
-                FAILOVER_HOOK_URL=alerts.url,
-                FAILOVER_HOOK_SECRET=WEBHOOK_SECRET,
+                SLAWATCH_REDIS_URL=self.redis_url,
+                HOOK_URL=alerts.url,
+                HOOK_SECRET=WEBHOOK_SECRET,
             )
         stack.extra_env.update(env)
         self._breaches: BreachLog | None = None
@@ -529,7 +517,7 @@ class FailoverRun:
     def breaches(self) -> BreachLog:
         """``sla.breaches`` from the beginning (the topic exists once a worker started)."""
         if self._breaches is None:
-            self._breaches = BreachLog(self.stack.reader("breaches"))
+            self._breaches = BreachLog(self.stack.reader("breaches"), self.stack.barrier_cases)
         return self._breaches
 
     # ---------------------------------------------------------------- workers and ownership
@@ -757,12 +745,9 @@ class FailoverRun:
         self.stream.finish()
         cases = self.cases()
         last = max((c.deadline for c in cases), default=time.time())
-        while time.time() < last + 1.0:
-            time.sleep(0.25)
         expected = {c.breach_id for c in cases if c.expected}
-        self._await(lambda: expected, DUE_WAIT_S)
-        time.sleep(3.0)  # a repeat would arrive now
-        self.breaches.poll(rounds=3)
+        self._await(lambda: expected, max(0.0, last - time.time()) + DUE_WAIT_S)
+        self._barrier()
         return Report(
             meta=self._meta(cases),
             steps=self.steps,
@@ -771,6 +756,26 @@ class FailoverRun:
             tables=self._judge_tables(cases),
             log_errors=self._log_errors(),
         )
+
+    def _barrier(self) -> None:
+        """Wait until nothing more can come out: a sentinel case per partition, started now,
+        breaches after every case of the run (and, with alerts, is notified after them)."""
+        quick = CLOCKS[0]
+        self.stack.breach_barrier(
+            self.breaches._reader,
+            quick.start,
+            datetime.now(UTC),
+            case_kind=quick.case_kind,
+            timeout=DUE_WAIT_S,
+            assignee="agent-1",
+        )
+        self.breaches.poll()
+
+    def _deliveries(self) -> list[Delivery]:
+        """The webhook deliveries of the run's cases (the barrier's sentinels left out)."""
+        assert self.alerts is not None
+        sentinels = {breach_id(c, CLOCKS[0].clock, 1) for c in self.stack.barrier_cases}
+        return [d for d in self.alerts.deliveries() if d.breach_id not in sentinels]
 
     def _in_kill_window(self, at: float) -> bool:
         return any(0.0 <= k - at <= KILL_WINDOW_S for k in self.kill_times)
@@ -821,18 +826,21 @@ class FailoverRun:
         }
 
     def _judge_notifications(self, cases: list[Case], timeout: float = 120.0) -> dict[str, Any]:
-        assert self.alerts is not None
+        alerts = self.alerts
+        assert alerts is not None
         expected = {c.breach_id for c in cases if c.expected}
+        sentinels = {breach_id(c, CLOCKS[0].clock, 1) for c in self.stack.barrier_cases}
+
+        def delivered() -> set[str]:
+            return {d.breach_id for d in alerts.deliveries() if d.level == "1"}
+
+        # the sentinels' level 1 goes out after every earlier breach of their partitions
         deadline = time.monotonic() + timeout
-        while True:
-            level1 = {d.breach_id for d in self.alerts.deliveries() if d.level == "1"}
-            if expected <= level1 or time.monotonic() > deadline:
-                break
+        while not (expected | sentinels) <= delivered() and time.monotonic() < deadline:
             time.sleep(0.5)
-        time.sleep(2.0)  # a repeat after a lease would arrive now
-        deliveries = self.alerts.deliveries()
+        deliveries = self._deliveries()
         per_key = Counter(d.key for d in deliveries)
-        first_at = {}
+        first_at: dict[str, float] = {}
         for d in deliveries:
             first_at.setdefault(d.key, d.at)
         repeats = {k: n for k, n in per_key.items() if n > 1}
@@ -864,7 +872,7 @@ class FailoverRun:
 
     def _judge_tables(self, cases: list[Case], timeout: float = 60.0) -> dict[str, Any]:
         live = [m for m in self.live() if m.process is not None]
-        want_open = sum(1 for c in cases if c.expected)
+        want_open = sum(1 for c in cases if c.expected) + len(self.stack.barrier_cases)
 
         def open_clocks() -> int:
             return int(sum(m.process.metric("slawatch_clocks_open") for m in live if m.process))

@@ -14,7 +14,7 @@ from generators.dashboards import DashboardOptions, build_dashboards, panel_quer
 from generators.objectives import load_spec
 from generators.rules import RuleOptions
 from sla.policy import PolicySpec
-from tests.deploy._policies import small_policy
+from tests.generators._policies import small_policy
 
 
 @pytest.fixture

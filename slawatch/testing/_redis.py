@@ -1,25 +1,30 @@
-"""Real services the tests start themselves (no fakes): a redis-server of a test's own."""
+"""A real ``redis-server`` for tests: started on a free port, stopped and started at will."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from streams.broker import free_port
 
-__all__ = ["RedisServer", "free_port", "own_redis", "redis_answers"]
+__all__ = ["REDIS_ENV", "RedisServer", "redis_answers", "redis_url"]
+
+#: ``host:port`` of the Redis the tests share; ``tests/conftest.py`` sets it for a session.
+REDIS_ENV = "SLAWATCH_TEST_REDIS"
+_DEFAULT = "127.0.0.1:6379"
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def redis_url(db: int) -> str:
+    """A URL of the shared test Redis (``$SLAWATCH_TEST_REDIS``), database ``db``.
+
+    Tests and benchmarks use their own database numbers so they never read each other's keys.
+    """
+    return f"redis://{os.environ.get(REDIS_ENV, _DEFAULT)}/{db}"
 
 
 def redis_answers(host_port: str) -> bool:
@@ -54,7 +59,12 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host_port}/0"
 
-    def start(self) -> RedisServer:
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        """Start the server and wait until it answers PING.
+
+        Raises:
+            RuntimeError: ``redis-server`` is not installed, or did not answer in time.
+        """
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; run `make tools`")
@@ -67,25 +77,16 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        for _ in range(200):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             if redis_answers(self.host_port):
                 return self
             time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout}s")
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM) and wait for it to exit."""
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A durable Redis of this test's own, stopped afterwards."""
-    (tmp_path / "redis").mkdir()
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.stop()
