@@ -136,11 +136,11 @@ def build_engine(
         retention: how long a case with no open clock is kept (``SLAWATCH_RETENTION``);
             the engine's default (7 days) when None.
     """
-    from sla.calendar import build_calendars
-    from sla.engine import Engine
+    from sla.engine import DEFAULT_RETENTION, Engine
 
-    extra = {} if retention is None else {"retention": retention}
-    return Engine(policy, build_calendars(policy), reevaluate=reevaluate, **extra)
+    return Engine.for_policy(
+        policy, reevaluate=reevaluate, retention=retention or DEFAULT_RETENTION
+    )
 
 
 def _load_policy(path: Path) -> PolicySpec:

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
-from sla.calendar import build_calendars
 from sla.effects import Breached, BreachRetracted, ClockEnded, Effect
 from sla.engine import Engine
 from sla.events import LifecycleEvent
@@ -174,7 +173,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     app = rt.app
     settings = rt.settings
     n = settings.partitions
-    engine = Engine(policy, build_calendars(policy), retention=settings.retention)
+    engine = Engine.for_policy(policy, retention=settings.retention)
     metrics = ShadowMetrics(rt.metrics.registry, policy.version)
     bound_metrics(metrics, LabelValues.of(policy))  # unknown team/region: "other"
     index = DeadlineIndex()

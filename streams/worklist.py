@@ -21,12 +21,13 @@ import asyncio
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sla.calendar import Calendar, ElapsedCalendar, build_calendars
 from sla.engine import CaseState
 from sla.policy import PolicySpec
 from sla.records import breach_id
+from sla.zones import zone as time_zone
 from streams.case_row import decode_row
 
 if TYPE_CHECKING:
@@ -236,10 +237,7 @@ async def worklist(rt: Runtime, query: dict[str, str], forwarded: bool) -> dict[
 
     team = query.get("team") or None
     zone_name = query.get("tz") or DEFAULT_ZONE
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {zone_name!r}; use an IANA name") from None
+    zone = time_zone(zone_name)
     locale = "en" if query.get("lang") == "en" else "zh-CN"
     everything = query.get("all") in ("1", "true", "yes")
     now = datetime.now(UTC)
