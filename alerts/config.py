@@ -17,7 +17,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -31,10 +30,10 @@ from sla.config_file import (
     Loc,
     Problem,
     field_name,
-    problems_from,
-    read_yaml,
+    load_model,
 )
-from sla.limits import parse_duration
+from sla.limits import Duration
+from sla.zones import ZoneName
 
 __all__ = [
     "AckSpec",
@@ -66,10 +65,6 @@ ROLE_TARGETS = ("assignee", "team", "on_duty", "supervisor", "department_head")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _duration(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
-
-
 def _secret(value: Any) -> Any:
     if isinstance(value, str) and not is_reference(value):
         raise ValueError(
@@ -78,7 +73,6 @@ def _secret(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 SecretRef = Annotated[str, BeforeValidator(_secret)]
 """A secret: ``${ENV_VAR}`` or ``secret_file:/path``, never the value itself."""
 Ref = str
@@ -241,24 +235,11 @@ def _clock_time(text: str) -> time:
 class RosterSpec(ShiftSpec):
     """Who is on duty when: the team's usual hours, per-person shifts, and who is on call."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     shifts: dict[str, ShiftSpec] = Field(default_factory=dict, description="per recipient id")
     on_call: list[str] = Field(
         default_factory=list, description="always on duty: cover for warnings outside hours"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name, e.g. Asia/Shanghai"
-            ) from exc
-        return value
 
 
 class TeamAlerts(_Strict):
@@ -477,7 +458,7 @@ def load_alerts(
         clocks: clock ids of the policy file, to check routes and ladders against (optional).
         teams: team ids of the policy file (optional).
     """
-    spec, index = _validate(path)
+    spec, index = load_model(path, AlertsSpec, _without_channel_type)
     problems = cross_check(spec, clocks, teams)
     if problems:
         raise ConfigError([_problem(path, index, loc, msg) for loc, msg in problems])
@@ -506,24 +487,11 @@ _CHANNEL_TYPES = {
 }
 
 
-def _validate(path: Path) -> tuple[AlertsSpec, LineIndex]:
-    """Like ``load_model``, with the channel ``type`` tag that pydantic adds dropped from fields."""
-    data, index = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem(str(path), 1, "", "must be a mapping of keys to values")])
-    try:
-        return AlertsSpec.model_validate(data), index
-    except ValidationError as exc:
-        problems = []
-        for error, problem in zip(exc.errors(), problems_from(exc, path, index), strict=True):
-            loc = tuple(
-                p for p in error["loc"] if isinstance(p, int) or ("[" not in p and "-" not in p)
-            )
-            if len(loc) > 2 and loc[0] == "channels" and loc[2] in _CHANNEL_TYPES:
-                loc = loc[:2] + loc[3:]
-                problem = Problem(str(path), index.line_of(loc), field_name(loc), problem.message)
-            problems.append(problem)
-        raise ConfigError(problems) from exc
+def _without_channel_type(loc: Loc) -> Loc:
+    """pydantic puts a channel's ``type`` tag in error locations; the file has no such key."""
+    if len(loc) > 2 and loc[0] == "channels" and loc[2] in _CHANNEL_TYPES:
+        return loc[:2] + loc[3:]
+    return loc
 
 
 def _problem(path: Path, index: LineIndex, loc: Loc, message: str) -> Problem:

@@ -209,10 +209,6 @@ class AlertStore:
         )
         return bool(done)
 
-    async def release(self, c: Claimed) -> None:
-        """Give the claim back without a try (e.g. the dispatcher is stopping)."""
-        await self._release(keys=[self.keys.claim(c.key)], args=[c.token])
-
     async def mark_failed(
         self, c: Claimed, reason: str, at: datetime, maxlen: int = 10_000
     ) -> None:

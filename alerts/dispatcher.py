@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import InitVar, dataclass, field
 
 import structlog
 from redis.exceptions import RedisError
@@ -33,37 +33,34 @@ log = structlog.get_logger("slawatch.alerts")
 _STORM_KINDS = ("warning", "breach", "escalation")
 
 
+@dataclass
 class Dispatcher:
-    """Sends due notifications, at most ``concurrency`` at a time."""
+    """Sends due notifications, at most ``concurrency`` at a time.
 
-    def __init__(
-        self,
-        spec: AlertsSpec,
-        store: AlertStore,
-        sinks: Mapping[str, Sink],
-        directory: Directory,
-        storm: StormGuard,
-        metrics: AlertMetrics,
-        clock: TimeSource,
-        *,
-        rng: random.Random | None = None,
-        batch: int = 100,
-        concurrency: int = 16,
-    ) -> None:
-        self.spec = spec
-        self.store = store
-        self.sinks = sinks
-        self.directory = directory
-        self.storm = storm
-        self.metrics = metrics
-        self.clock = clock
-        self.rng = rng or random.Random()
-        self.batch = batch
+    Attributes:
+        time_source: wall time live, a manual time in tests; ``now`` of every send.
+        rng: the jitter of retry backoff (seeded in tests).
+        batch: how many due notifications one round takes at the most.
+    """
+
+    spec: AlertsSpec
+    store: AlertStore
+    sinks: Mapping[str, Sink]
+    directory: Directory
+    storm: StormGuard
+    metrics: AlertMetrics
+    time_source: TimeSource
+    rng: random.Random = field(default_factory=random.Random)
+    batch: int = 100
+    concurrency: InitVar[int] = 16
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self, concurrency: int) -> None:
         self._slots = asyncio.Semaphore(concurrency)
 
     async def run_once(self) -> int:
         """Try every notification due now; returns how many were claimed."""
-        now = self.clock.now()
+        now = self.time_source.now()
         keys = await self.store.due(now, self.batch)
         claimed = 0
 
@@ -83,7 +80,7 @@ class Dispatcher:
         """One try of one claimed notification, and its outcome in Redis and the metrics."""
         n = c.notification
         labels = {"channel": n.channel, "level": n.alert.level}
-        now = self.clock.now()
+        now = self.time_source.now()
         if c.attempts == 0 and n.alert.kind in _STORM_KINDS:
             team = n.team_stream
             if not await self.storm.admit(team, now):
@@ -115,10 +112,10 @@ class Dispatcher:
         except Exception as exc:  # a sink bug must not stop the loop; retry like a failure
             await self._failed(c, f"unexpected {type(exc).__name__}", retryable=True)
             return
-        first = await self.store.mark_sent(c, self.clock.now())
+        first = await self.store.mark_sent(c, self.time_source.now())
         self.metrics.sent.labels(**labels).inc()
         if first:
-            latency = (self.clock.now() - n.alert.occurred_at).total_seconds()
+            latency = (self.time_source.now() - n.alert.occurred_at).total_seconds()
             self.metrics.latency.labels(clock=n.alert.clock).observe(max(latency, 0.0))
         log.info("alert_sent", key=n.key, channel=n.channel, alert_level=n.alert.level,
                  recipient=n.recipient, attempts=c.attempts + 1)  # fmt: skip
@@ -130,7 +127,7 @@ class Dispatcher:
             await self._give_up(c, reason)
             return
         wait = backoff_delay(retry, channel.backoff, channel.max_backoff, self.rng)
-        await self.store.retry_later(c, self.clock.now() + wait, reason)
+        await self.store.retry_later(c, self.time_source.now() + wait, reason)
         self.metrics.retried.labels(
             channel=c.notification.channel, level=c.notification.alert.level
         ).inc()
@@ -138,36 +135,9 @@ class Dispatcher:
                     attempt=retry, wait_seconds=round(wait.total_seconds(), 1))  # fmt: skip
 
     async def _give_up(self, c: Claimed, reason: str) -> None:
-        await self.store.mark_failed(c, reason, self.clock.now())
+        await self.store.mark_failed(c, reason, self.time_source.now())
         self.metrics.failed.labels(
             channel=c.notification.channel, level=c.notification.alert.level
         ).inc()
         log.error("alert_failed", key=c.key, channel=c.notification.channel, reason=reason,
                   attempts=c.attempts + 1)  # fmt: skip
-
-    async def run_forever(
-        self, stop: asyncio.Event, interval: timedelta = timedelta(seconds=0.5)
-    ) -> None:
-        """Loop until ``stop`` is set; while Redis is down, wait and try again."""
-        pause = interval.total_seconds()
-        down = 0
-        while not stop.is_set():
-            try:
-                claimed = await self.run_once()
-                down = 0
-            except (RedisError, OSError) as exc:
-                down += 1
-                claimed = 0
-                wait = min(5.0, pause * 2 ** min(down, 6))
-                log.warning("alert_redis_unavailable", error=type(exc).__name__, wait_seconds=wait)
-                await _sleep_or_stop(stop, wait)
-                continue
-            if claimed < self.batch:
-                await _sleep_or_stop(stop, pause)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return

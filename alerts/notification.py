@@ -7,19 +7,28 @@ the logs hold none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sla.records import BreachRecord, ClockRef, OutcomeRecord, WarningRecord, breach_id
+from sla.records import (
+    BreachRecord,
+    ClockRef,
+    CycleRef,
+    OutcomeRecord,
+    Owners,
+    WarningRecord,
+    breach_id,
+)
 
 __all__ = ["Alert", "AlertKind", "Notification", "alert_from", "notification_key"]
 
 AlertKind = Literal["warning", "breach", "escalation", "resolved", "digest"]
 
 
-class Alert(BaseModel):
+class Alert(Owners, CycleRef):
     """One thing staff must hear about: a warning, a breach, an escalation, a resolution."""
 
     model_config = ConfigDict(frozen=True)
@@ -28,34 +37,20 @@ class Alert(BaseModel):
     stage: str = Field(description="w80, L1, L2, L3, resolved: part of the dedupe key")
     level: str = Field(description="metric label: warning, 1, 2, 3, resolved, digest")
     breach_id: str
-    case_id: str
-    case_kind: str
-    clock: str
-    cycle: int
-    team: str | None = None
-    region: str | None = None
-    department: str | None = None
-    assignee: str | None = None
     threshold: float | None = None
     deadline: datetime | None = None
     occurred_at: datetime = Field(description="when the warning or breach was emitted")
     outcome: str | None = None
 
 
+#: The fields an alert copies from its record.
+_SHARED: set[str] = {*CycleRef.model_fields, *Owners.model_fields}
+
+
 def alert_from(record: ClockRef, *, kind: AlertKind, level: int | None = None) -> Alert:
     """The alert for a warning, breach or outcome record; ``level`` for breaches (1, 2, ...)."""
     bid = breach_id(record.case_id, record.clock, record.cycle)
-    common = {
-        "breach_id": bid,
-        "case_id": record.case_id,
-        "case_kind": record.case_kind,
-        "clock": record.clock,
-        "cycle": record.cycle,
-        "team": record.team,
-        "region": record.region,
-        "department": record.department,
-        "assignee": record.assignee,
-    }
+    common = {"breach_id": bid, **record.model_dump(include=_SHARED)}
     if isinstance(record, WarningRecord):
         pct = round(record.threshold * 100)
         return Alert(
@@ -117,6 +112,28 @@ class Notification(BaseModel):
     ack_url: str | None = None
     digest: list[Alert] = Field(default_factory=list, description="alerts folded into a digest")
     created_at: datetime
+
+    @classmethod
+    def to(
+        cls,
+        alert: Alert,
+        recipient: str,
+        channel: str,
+        now: datetime,
+        *,
+        ack_url: str | None = None,
+        digest: Sequence[Alert] = (),
+    ) -> Notification:
+        """The notification of ``alert`` for one recipient and channel, keyed for dedupe."""
+        return cls(
+            key=notification_key(alert, recipient, channel),
+            recipient=recipient,
+            channel=channel,
+            alert=alert,
+            ack_url=ack_url,
+            digest=list(digest),
+            created_at=now,
+        )
 
     @property
     def team_stream(self) -> str:

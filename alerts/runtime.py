@@ -72,7 +72,7 @@ class AlertRuntime:
         spec: AlertsSpec,
         redis: Any,
         env: Mapping[str, str],
-        clock: TimeSource,
+        time_source: TimeSource,
         *,
         prefix: str = "slawatch",
         registry: CollectorRegistry = REGISTRY,
@@ -102,12 +102,13 @@ class AlertRuntime:
         if signer is None:
             log.warning("ack_links_disabled", reason="SLAWATCH_ACK_SECRET is not set")
         service = AlertService(
-            spec, router, store, timers, storm, metrics, clock, signer, ack_base_url
+            spec, router, store, timers, storm, metrics, time_source, signer, ack_base_url
         )
         renderer = Renderer.for_spec(spec, clock_names)
         built = sinks if sinks is not None else build_sinks(spec, env, redis, renderer)
+        directory = Directory(router, env)
         dispatcher = Dispatcher(
-            spec, store, built, Directory(router, env), storm, metrics, clock, rng=rng
+            spec, store, built, directory, storm, metrics, time_source, rng or random.Random()
         )
         return cls(spec, service, dispatcher, built)
 

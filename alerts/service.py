@@ -8,6 +8,7 @@ breach id.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -17,11 +18,11 @@ from alerts.config import AlertsSpec
 from alerts.dedupe import AlertStore
 from alerts.escalation import ladder_for
 from alerts.metrics import AlertMetrics
-from alerts.notification import Alert, Notification, alert_from, notification_key
+from alerts.notification import Alert, Notification, alert_from
 from alerts.routing import Delivery, Router
 from alerts.storm import StormGuard
 from alerts.timers import EscalationTimers
-from sla.records import BreachRecord, OutcomeRecord, WarningRecord
+from sla.records import BreachRecord, OutcomeRecord, WarningRecord, breach_id
 from sla.timesource import TimeSource
 
 __all__ = ["AlertService"]
@@ -33,34 +34,32 @@ log = structlog.get_logger("slawatch.alerts")
 _MET = frozenset({"met", "retracted"})
 
 
+@dataclass
 class AlertService:
-    """Turns warnings, breaches, outcomes and acks into notifications and escalation timers."""
+    """Turns warnings, breaches, outcomes and acks into notifications and escalation timers.
 
-    def __init__(
-        self,
-        spec: AlertsSpec,
-        router: Router,
-        store: AlertStore,
-        timers: EscalationTimers,
-        storm: StormGuard,
-        metrics: AlertMetrics,
-        clock: TimeSource,
-        signer: AckSigner | None = None,
-        ack_base_url: str = "http://localhost:6066",
-    ) -> None:
-        self.spec = spec
-        self.router = router
-        self.store = store
-        self.timers = timers
-        self.storm = storm
-        self.metrics = metrics
-        self.clock = clock
-        self.signer = signer
-        self.ack_base_url = spec.ack.base_url or ack_base_url
+    Attributes:
+        time_source: wall time live, a manual time in tests; ``now`` of every decision.
+        signer: signs ack links; None leaves notifications without one.
+        ack_base_url: where ack links point when the alerts file sets no ``ack.base_url``.
+    """
+
+    spec: AlertsSpec
+    router: Router
+    store: AlertStore
+    timers: EscalationTimers
+    storm: StormGuard
+    metrics: AlertMetrics
+    time_source: TimeSource
+    signer: AckSigner | None = None
+    ack_base_url: str = "http://localhost:6066"
+
+    def __post_init__(self) -> None:
+        self.ack_base_url = self.spec.ack.base_url or self.ack_base_url
 
     async def on_warning(self, record: WarningRecord) -> int:
         """Warn the owner (or whoever is on duty); returns how many notifications were new."""
-        now = self.clock.now()
+        now = self.time_source.now()
         deliveries = self.router.first_level(record, "warning", now)
         return await self._enqueue(alert_from(record, kind="warning"), deliveries, now, ack=False)
 
@@ -74,7 +73,7 @@ class AlertService:
             # way here; alerting now would only tell staff of a breach that did not happen.
             log.info("alert_skipped_breach_met", breach_id=record.breach_id)
             return 0
-        now = self.clock.now()
+        now = self.time_source.now()
         deliveries = self.router.first_level(record, "breach", now)
         new = await self._enqueue(
             alert_from(record, kind="breach", level=1), deliveries, now, ack=True
@@ -87,14 +86,14 @@ class AlertService:
 
     async def on_outcome(self, record: OutcomeRecord) -> int:
         """The clock stopped: end escalation, and tell whoever was alerted if configured."""
-        bid = f"{record.case_id}/{record.clock}/{record.cycle}"
+        bid = breach_id(record.case_id, record.clock, record.cycle)
         await self.timers.stop(bid, record.outcome)
         if not self.spec.resolved_notice:
             return 0
         alerted = await self.store.alerted(bid)
         if not alerted:
             return 0
-        now = self.clock.now()
+        now = self.time_source.now()
         deliveries = [Delivery(r, c, "resolved") for r, c in alerted]
         return await self._enqueue(alert_from(record, kind="resolved"), deliveries, now, ack=False)
 
@@ -103,7 +102,7 @@ class AlertService:
         breach = await self.timers.unacknowledged(ack.breach_id)
         pending = await self.timers.ack(ack.breach_id, ack.by)
         if breach is not None:
-            waited = (self.clock.now() - breach.emitted_at).total_seconds()
+            waited = (self.time_source.now() - breach.emitted_at).total_seconds()
             self.metrics.ack_seconds.labels(clock=breach.clock, team=breach.team or "none").observe(
                 max(waited, 0.0)
             )
@@ -113,7 +112,7 @@ class AlertService:
 
     async def escalate_due(self) -> int:
         """Fire every escalation level that is due; returns how many levels fired."""
-        now = self.clock.now()
+        now = self.time_source.now()
         fired = 0
         for bid in await self.timers.due(now):
             pending = await self.timers.claim(bid, now, self.spec.lease)
@@ -134,7 +133,7 @@ class AlertService:
 
     async def flush_digests(self) -> int:
         """Send each finished minute's storm digest; returns how many digests were enqueued."""
-        now = self.clock.now()
+        now = self.time_source.now()
         sent = 0
         for digest_id in await self.storm.due(now):
             held = await self.storm.take(digest_id, self.spec.lease)
@@ -146,14 +145,7 @@ class AlertService:
                 case_id="", case_kind="", clock="", cycle=0, team=team, occurred_at=now,
             )  # fmt: skip
             for d in self.router.digest(team, now):
-                n = Notification(
-                    key=notification_key(digest, d.recipient, d.channel),
-                    recipient=d.recipient,
-                    channel=d.channel,
-                    alert=digest,
-                    digest=held,
-                    created_at=now,
-                )
+                n = Notification.to(digest, d.recipient, d.channel, now, digest=held)
                 await self.store.enqueue(n, now)
             await self.storm.done(digest_id)
             log.info("storm_digest", team=team, alerts=len(held))
@@ -176,14 +168,7 @@ class AlertService:
                 link = self.signer.link(
                     self.ack_base_url, alert.breach_id, int(alert.level), d.recipient, now=now
                 )
-            n = Notification(
-                key=notification_key(alert, d.recipient, d.channel),
-                recipient=d.recipient,
-                channel=d.channel,
-                alert=alert,
-                ack_url=link,
-                created_at=now,
-            )
+            n = Notification.to(alert, d.recipient, d.channel, now, ack_url=link)
             if await self.store.enqueue(n, now):
                 new += 1
             else:

@@ -101,6 +101,24 @@ def _grew(series: str, window: str, by: str) -> str:
     return f"sum by ({by}) ({counted_increase(series, window)})"
 
 
+def _percentiles(
+    bucket: str, by: str, quantiles: tuple[float, ...] = (0.5, 0.9), over: str = "rate"
+) -> list[Target]:
+    """One series per quantile and ``by`` value of a histogram over the last hour."""
+    return [
+        Target(
+            f"histogram_quantile({q}, sum by (le, {by}) ({over}({bucket}[1h])))",
+            f"{{{{{by}}}}} p{int(q * 100)}",
+        )
+        for q in quantiles
+    ]
+
+
+def _last_value(**display: str) -> dict[str, Any]:
+    """Panel options that show each series' last value, displayed as ``display`` says."""
+    return {"reduceOptions": {"calcs": ["lastNotNull"]}, **display}
+
+
 def _variables() -> list[dict[str, Any]]:
     return [
         query_variable("clock", "Clock", f"label_values({TARGET}, clock)"),
@@ -132,8 +150,8 @@ def _overview(
             [Target(_attainment("30d"), "{{clock}} · {{standard}}", instant=True)],
             unit=PERCENT, steps=_target_steps(basic), overrides=_target_overrides(found),
             minimum=0, maximum=1, decimals=1,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name", "orientation": "horizontal"},
+            options=_last_value(colorMode="background", textMode="value_and_name",
+                                orientation="horizontal"),
         ),
         14, 10,
     )  # fmt: skip
@@ -147,8 +165,7 @@ def _overview(
                     "{{clock}} · {{standard}}", instant=True)],
             unit=PERCENT, steps=((None, "red"), (0, "orange"), (0.25, "green")),
             minimum=-1, maximum=1, decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
-                     "orientation": "horizontal"},
+            options=_last_value(displayMode="gradient", orientation="horizontal"),
         ),
         10, 10,
     )  # fmt: skip
@@ -173,8 +190,7 @@ def _overview(
                     "{{clock}}", instant=True)],
             unit="short", steps=((None, "green"), (1, "orange"), (10, "red")), decimals=0,
             time_from="now/d",
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="value", textMode="value_and_name"),
         ),
         8, 8,
     )  # fmt: skip
@@ -185,8 +201,7 @@ def _overview(
             "clock, across all workers.",
             [Target('clock:slawatch_clocks_open:sum{clock=~"$clock"}', "{{clock}}", instant=True)],
             unit="short", steps=((None, "blue"),), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="value", textMode="value_and_name"),
         ),
         8, 8,
     )  # fmt: skip
@@ -197,8 +212,7 @@ def _overview(
             [Target('clock:slawatch_clocks_near_breach:sum{clock=~"$clock"}', "{{clock}}",
                     instant=True)],
             unit="short", steps=((None, "green"), (1, "orange")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         8, 8,
     )  # fmt: skip
@@ -212,8 +226,7 @@ def _overview(
             [Target(f"up{{{job}}}", "{{instance}}", instant=True)],
             unit="none", steps=((None, "red"), (1, "green")), decimals=0,
             mappings=[{"type": "value", "options": {"0": {"text": "down"}, "1": {"text": "up"}}}],
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         6, 8,
     )  # fmt: skip
@@ -225,8 +238,7 @@ def _overview(
             [Target(_grew("slawatch_deadletters_total", "1h", "topic, reason"),
                     "{{topic}} · {{reason}}", instant=True)],
             unit="short", steps=((None, "green"), (1, "red")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         6, 8,
     )  # fmt: skip
@@ -374,8 +386,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
                     "{{team}}", instant=True)],
             unit="short", steps=((None, "green"), (options.rules.team_breach_threshold, "orange")),
             decimals=0, minimum=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
-                     "orientation": "horizontal"},
+            options=_last_value(displayMode="gradient", orientation="horizontal"),
         ),
         12, 9,
     )  # fmt: skip
@@ -409,8 +420,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "below the basic standard's target.",
             [Target(_attainment("1d", "team, region"), "{{team}} · {{region}}", instant=True)],
             unit=PERCENT, steps=_target_steps(basic), minimum=0, maximum=1, decimals=1,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "displayMode": "gradient",
-                     "orientation": "horizontal"},
+            options=_last_value(displayMode="gradient", orientation="horizontal"),
         ),
         12, 9,
     )  # fmt: skip
@@ -423,9 +433,8 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "How long breaches waited for their first acknowledgement (the ack link in every "
             "alert), median and 90th percentile per team. Red from 30 minutes, when the usual "
             "ladder reaches the supervisor.",
-            [Target(f"histogram_quantile({q}, sum by (le, team) (rate("
-                    'slawatch_alert_ack_seconds_bucket{clock=~"$clock", team=~"$team"}[1h])))',
-                    f"{{{{team}}}} p{int(q * 100)}") for q in (0.5, 0.9)],
+            _percentiles('slawatch_alert_ack_seconds_bucket{clock=~"$clock", team=~"$team"}',
+                         "team"),
             unit="s", steps=((None, "green"), (1800, "red")), minimum=0,
         ),
         6, 9,
@@ -435,9 +444,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "timeseries", "Time from breach to first notification",
             "How long staff waited for the first notification of a breach (median and 90th "
             "percentile per clock). Red from 5 minutes.",
-            [Target(f"histogram_quantile({q}, sum by (le, clock) (rate("
-                    'slawatch_alert_latency_seconds_bucket{clock=~"$clock"}[1h])))',
-                    f"{{{{clock}}}} p{int(q * 100)}") for q in (0.5, 0.9)],
+            _percentiles('slawatch_alert_latency_seconds_bucket{clock=~"$clock"}', "clock"),
             unit="s", steps=((None, "green"), (300, "red")), minimum=0,
         ),
         6, 9,
@@ -460,7 +467,7 @@ def _teams(spec: PolicySpec, options: DashboardOptions) -> dict[str, Any]:
             "timer runs out.",
             [Target("sum(slawatch_escalations_pending)", "pending", instant=True)],
             unit="short", steps=((None, "green"), (1, "orange"), (20, "red")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background"},
+            options=_last_value(colorMode="background"),
         ),
         6, 9,
     )  # fmt: skip
@@ -496,8 +503,7 @@ def _clock(spec: PolicySpec, found: list[Objective]) -> dict[str, Any]:
             [Target('clock_standard:slawatch_clock_error_budget:remaining30d{clock=~"$clock"}',
                     "{{clock}} · {{standard}}", instant=True)],
             unit=PERCENT, steps=((None, "red"), (0, "orange"), (0.25, "green")), decimals=0,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background",
-                     "textMode": "value_and_name"},
+            options=_last_value(colorMode="background", textMode="value_and_name"),
         ),
         8, 9,
     )  # fmt: skip
@@ -524,9 +530,8 @@ def _clock(spec: PolicySpec, found: list[Objective]) -> dict[str, Any]:
             "Counted time (working time for working-time clocks) from start to stop of the "
             "cycles that stopped in the last hour: median, 90th and 99th percentile. Red "
             "from the clock's base limit (deadlines read from events have none).",
-            [Target(f"histogram_quantile({q}, sum by (le, clock) (increase("
-                    f'slawatch_time_to_stop_seconds_bucket{{clock=~"$clock"}}[1h])))',
-                    f"{{{{clock}}}} p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
+            _percentiles('slawatch_time_to_stop_seconds_bucket{clock=~"$clock"}', "clock",
+                         (0.5, 0.9, 0.99), over="increase"),
             unit="s", steps=((None, "green"),), overrides=overrides, minimum=0,
         ),
         12, 9,

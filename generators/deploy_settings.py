@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts.config import Duration
 from generators.dashboards import DashboardOptions
 from generators.rules import DEFAULT_RUNBOOK_BASE, RuleOptions
 from sla.config_file import load_model
+from sla.limits import Duration
 
 __all__ = ["DEFAULT_SETTINGS", "DeploySettings", "load_settings"]
 
@@ -49,16 +49,8 @@ class DeploySettings(BaseModel):
         return value.rstrip("/")
 
     def rules(self) -> RuleOptions:
-        """Options of the rule generator."""
-        return RuleOptions(
-            min_volume=self.min_volume,
-            team_breach_threshold=self.team_breach_threshold,
-            stall_after=self.stall_after,
-            lag_threshold=self.lag_threshold,
-            job=self.job,
-            mode=self.mode,
-            runbook_base_url=self.runbook_base_url,
-        )
+        """Options of the rule generator: every setting is one of its options, by name."""
+        return RuleOptions(**self.model_dump())
 
     def dashboards(self) -> DashboardOptions:
         """Options of the dashboard generator: the rules' own values."""

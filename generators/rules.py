@@ -53,7 +53,6 @@ BURN_WINDOWS: tuple[timedelta, ...] = (
     timedelta(days=1),
     timedelta(days=3),
 )
-PERIOD = timedelta(days=30)
 TARGET = "clock_standard:slawatch_clock_attainment:target"
 #: Where runbook links point unless ``deploy/generate.yaml`` says otherwise: set it to where
 #: your team reads these docs (your repository's page of docs/reference, a wiki).
@@ -454,23 +453,26 @@ def _clock_comments(spec: PolicySpec, options: RuleOptions) -> dict[str, list[st
     return comments
 
 
-def _header(spec: PolicySpec, what: str) -> list[str]:
+def _header(spec: PolicySpec, what: str, *about: str) -> list[str]:
+    """The comment a rule file starts with: what it is, where it comes from, then ``about``."""
     return [
         f"{what} for slawatch, generated from policy version {spec.version}.",
         "DO NOT EDIT: change the policy file and run `slawatch rules`; a test compares this",
         "file with a fresh generation.",
+        "",
+        *about,
     ]
 
 
 def render_recording(spec: PolicySpec, options: RuleOptions | None = None) -> str:
     """The recording rule file as YAML text."""
-    header = [
-        *_header(spec, "Recording rules"),
-        "",
+    header = _header(
+        spec,
+        "Recording rules",
         "Attainment = good / valid over increase() of slawatch_clock_results_total, where",
         "good = met and valid = met + breached - retracted; a window with no valid result has",
         "no sample (not NaN). Names: level:metric:operations.",
-    ]
+    )
     options = options or RuleOptions()
     notes = [line for lines in _clock_comments(spec, options).values() for line in lines]
     return dump_documented(header, recording_groups(spec, options), {"slawatch-slo-targets": notes})
@@ -479,9 +481,9 @@ def render_recording(spec: PolicySpec, options: RuleOptions | None = None) -> st
 def render_alerts(spec: PolicySpec, options: RuleOptions | None = None) -> str:
     """The alerting rule file as YAML text, with the burn-rate plan of each clock in comments."""
     options = options or RuleOptions()
-    header = [
-        *_header(spec, "Alerting rules"),
-        "",
+    header = _header(
+        spec,
+        "Alerting rules",
         "Multi-window, multi-burn-rate alerts (SRE workbook): page when 2 % of the 30-day",
         "budget burns in 1h (14.4x) or 5 % in 6h (6x), ticket when 10 % burns in 1d (3x) or 3d",
         "(1x). A burn above 1/(1-target) is impossible (10x at a 90 % target), so such alerts",
@@ -491,20 +493,20 @@ def render_alerts(spec: PolicySpec, options: RuleOptions | None = None) -> str:
             else "are refused (left out), as noted per clock."
         ),
         f"Every burn-rate alert needs {options.min_volume} valid results in its long window.",
-    ]
+    )
     return dump_documented(header, alerting_groups(spec, options), _clock_comments(spec, options))
 
 
 def render_pipeline(spec: PolicySpec, options: RuleOptions | None = None) -> str:
     """The pipeline-health alert file as YAML text."""
     options = options or RuleOptions()
-    header = [
-        *_header(spec, "Pipeline-health alerts"),
-        "",
+    header = _header(
+        spec,
+        "Pipeline-health alerts",
         "Alerts of the platform team (label category=pipeline). While a topic is stalled or a",
         "worker is down, Alertmanager inhibits the SLO alerts: clocks that cannot see their",
         "stop events breach falsely.",
-    ]
+    )
     return dump_documented(header, pipeline_groups(options), {})
 
 

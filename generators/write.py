@@ -34,32 +34,32 @@ def _run(policies: Path, write: Callable[[PolicySpec], list[Path]]) -> int:
     return 0
 
 
-def _settings(path: Path | None) -> DeploySettings | None:
+def _with_settings(
+    policies: Path, settings: Path | None, write: Callable[[PolicySpec, DeploySettings], list[Path]]
+) -> int:
+    """:func:`_run` with the knobs of ``settings`` (deploy/generate.yaml) read first."""
     try:
-        return load_settings(path)
+        shared = load_settings(settings)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
-        return None
+        return 1
+    return _run(policies, lambda spec: write(spec, shared))
 
 
 def rules(policies: Path, out: Path, settings: Path | None) -> int:
     """Write the Prometheus rule files, with the knobs of ``settings`` (deploy/generate.yaml)."""
     from generators.rules import write_rules
 
-    shared = _settings(settings)
-    if shared is None:
-        return 1
-    return _run(policies, lambda spec: write_rules(spec, out, shared.rules()))
+    return _with_settings(policies, settings, lambda spec, s: write_rules(spec, out, s.rules()))
 
 
 def dashboards(policies: Path, out: Path, settings: Path | None) -> int:
     """Write the Grafana dashboards, with the same knobs as the rules."""
     from generators.dashboards import write_dashboards
 
-    shared = _settings(settings)
-    if shared is None:
-        return 1
-    return _run(policies, lambda spec: write_dashboards(spec, out, shared.dashboards()))
+    return _with_settings(
+        policies, settings, lambda spec, s: write_dashboards(spec, out, s.dashboards())
+    )
 
 
 def alertmanager(

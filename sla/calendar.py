@@ -24,10 +24,10 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sla._holidays import YearNotCovered, china_day
 from sla.limits import parse_duration
+from sla.zones import utc, zone
 
 if TYPE_CHECKING:
     from sla.policy import CalendarSpec, PolicySpec, Weekday
@@ -39,7 +39,6 @@ __all__ = [
     "WorkingCalendar",
     "build_calendars",
     "parse_working_hours",
-    "zone",
 ]
 
 _WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -93,16 +92,6 @@ class CalendarDataMissing(UserWarning):
     """
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``, or a ``ValueError`` that says what to write instead."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {name!r}; use an IANA name such as 'Asia/Shanghai'"
-        ) from exc
-
-
 def parse_working_hours(weekday: str, ranges: Sequence[str]) -> tuple[Minutes, ...]:
     """Read one weekday's ``"HH:MM-HH:MM"`` ranges into sorted minutes after midnight.
 
@@ -141,17 +130,6 @@ def parse_working_hours(weekday: str, ranges: Sequence[str]) -> tuple[Minutes, .
         else:
             merged.append((start, end))
     return tuple(merged)
-
-
-def _aware(value: datetime, what: str) -> datetime:
-    if value.tzinfo is UTC:  # the usual case; astimezone(UTC) would return it unchanged
-        return value
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"{what} {value.isoformat()} has no time zone; pass an aware datetime "
-            "(e.g. tzinfo=datetime.UTC)"
-        )
-    return value.astimezone(UTC)
 
 
 class WorkingCalendar:
@@ -226,7 +204,7 @@ class WorkingCalendar:
         Raises:
             ValueError: ``start`` is naive or ``amount`` is negative.
         """
-        cursor = _aware(start, "start")
+        cursor = utc(start, "start")
         if amount < _ZERO:
             raise ValueError(f"cannot add a negative working time, got {amount}")
         if amount == _ZERO:
@@ -258,7 +236,7 @@ class WorkingCalendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time in ``[start, end)``; zero when ``end <= start``."""
-        low, high = _aware(start, "start"), _aware(end, "end")
+        low, high = utc(start, "start"), utc(end, "end")
         total = _ZERO
         if high <= low:
             return total
@@ -291,7 +269,7 @@ class WorkingCalendar:
 
     def is_working_time(self, when: datetime) -> bool:
         """Whether ``when`` is inside working hours (start included, end excluded)."""
-        instant = _aware(when, "when")
+        instant = utc(when, "when")
         today = self._local_date(instant)
         for day in (today - timedelta(days=1), today):
             for begin, end in self._intervals(day):
@@ -301,7 +279,7 @@ class WorkingCalendar:
 
     def next_working_instant(self, when: datetime) -> datetime:
         """``when`` itself in working time, else the start of the next working hours."""
-        instant = _aware(when, "when")
+        instant = utc(when, "when")
         begin, _ = next(self._intervals_after(instant))
         return when if begin <= instant else begin.astimezone(when.tzinfo)
 

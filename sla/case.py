@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sla.clock import Cycle, format_time, parse_time
 from sla.events import LifecycleEvent
+from sla.zones import utc
 
 __all__ = [
     "SEEN_LIMIT",
@@ -25,7 +26,6 @@ __all__ = [
     "OpenCycleKey",
     "Orphan",
     "open_cycle_keys",
-    "utc",
 ]
 
 #: How many event ids a case remembers for deduplication.
@@ -63,15 +63,6 @@ def open_cycle_keys(data: Mapping[str, Any]) -> tuple[OpenCycleKey, ...]:
                 )
             )
     return tuple(keys)
-
-
-def utc(value: datetime, what: str) -> datetime:
-    """``value`` in UTC; a naive datetime is refused, naming ``what`` it was."""
-    if value.tzinfo is UTC:  # the usual case; astimezone(UTC) would return it unchanged
-        return value
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} {value.isoformat()} has no time zone; pass an aware datetime")
-    return value.astimezone(UTC)
 
 
 def _json_scalar(value: Any) -> JsonScalar:

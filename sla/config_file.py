@@ -6,6 +6,7 @@ field, in words a platform engineer can act on, and all mistakes are reported at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -239,21 +240,37 @@ def _message(error: dict[str, Any]) -> str:
     return message
 
 
-def problems_from(exc: ValidationError, path: Path, index: LineIndex) -> list[Problem]:
-    """Turn pydantic's errors into :class:`Problem` lines."""
+def _same(loc: Loc) -> Loc:
+    return loc
+
+
+def problems_from(
+    exc: ValidationError, path: Path, index: LineIndex, in_file: Callable[[Loc], Loc] = _same
+) -> list[Problem]:
+    """Turn pydantic's errors into :class:`Problem` lines.
+
+    Args:
+        in_file: turns a cleaned pydantic location into the keys written in the file, for
+            steps pydantic adds that the file has not (a discriminated union's tag).
+    """
     out = []
     for error in exc.errors():
-        loc = _clean_loc(tuple(error["loc"]))
+        loc = in_file(_clean_loc(tuple(error["loc"])))
         out.append(Problem(str(path), index.line_of(loc), field_name(loc), _message(dict(error))))
     return out
 
 
-def load_model(path: Path, model: type[Model]) -> tuple[Model, LineIndex]:
-    """Read ``path`` and validate it as ``model``; :class:`ConfigError` lists every mistake."""
+def load_model(
+    path: Path, model: type[Model], in_file: Callable[[Loc], Loc] = _same
+) -> tuple[Model, LineIndex]:
+    """Read ``path`` and validate it as ``model``; :class:`ConfigError` lists every mistake.
+
+    ``in_file`` as in :func:`problems_from`.
+    """
     data, index = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, "", "must be a mapping of keys to values")])
     try:
         return model.model_validate(data), index
     except ValidationError as exc:
-        raise ConfigError(problems_from(exc, path, index)) from exc
+        raise ConfigError(problems_from(exc, path, index, in_file)) from exc

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sla.calendar import Calendar, ElapsedCalendar
+from sla.calendar import Calendar, ElapsedCalendar, build_calendars
 from sla.case import (
     SEEN_LIMIT,
     STATE_FORMAT,
@@ -38,7 +38,6 @@ from sla.case import (
     OpenCycleKey,
     Orphan,
     open_cycle_keys,
-    utc,
 )
 from sla.clock import Closing, Cycle, EndKind, Mark, MarkKind
 from sla.effects import (
@@ -70,8 +69,10 @@ from sla.records import (
     outcome_id,
     warning_id,
 )
+from sla.zones import utc
 
 __all__ = [
+    "DEFAULT_RETENTION",
     "SEEN_LIMIT",
     "STATE_FORMAT",
     "CaseState",
@@ -82,6 +83,8 @@ __all__ = [
     "Step",
 ]
 
+#: How long an idle case is kept by default (see :class:`Engine`).
+DEFAULT_RETENTION = timedelta(days=7)
 _ELAPSED = ElapsedCalendar()
 _ROLES = ("start", "stop", "pause", "resume", "cancel", "reset")
 _ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
@@ -190,7 +193,7 @@ class Engine:
         spec: PolicySpec,
         calendars: Mapping[str, Calendar],
         *,
-        retention: timedelta = timedelta(days=7),
+        retention: timedelta = DEFAULT_RETENTION,
         reevaluate: bool = False,
     ) -> None:
         if retention <= timedelta(0):
@@ -219,6 +222,21 @@ class Engine:
             kind for kind, rules in self._by_kind.items() if any(r.any_type for r in rules)
         )
         self._source_order = spec.same_instant == "source_order"
+
+    @classmethod
+    def for_policy(
+        cls,
+        spec: PolicySpec,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        reevaluate: bool = False,
+    ) -> Engine:
+        """The engine for ``spec`` with the working calendars the policy file declares.
+
+        The worker, the shadow policy and replay all judge with this one, so a replayed
+        deadline is the live one. Raises as :class:`Engine` and ``build_calendars`` do.
+        """
+        return cls(spec, build_calendars(spec), retention=retention, reevaluate=reevaluate)
 
     @property
     def version(self) -> str:
@@ -471,12 +489,10 @@ class Engine:
     ) -> str | None:
         """Start the next cycle at the event's time; None when started, else why not."""
         policy = rules.policy
-        terms = policy.terms_for(case.attributes, ev.at, self._spec)
-        fixed: datetime | None = None
-        if terms.limit.kind == "until":
-            fixed = self._promised(terms, ev, case)
-            if fixed is None:
-                return "missing_attribute"
+        found = self._terms(case, policy, ev.at, ev)
+        if found is None:
+            return "missing_attribute"
+        terms, fixed = found
         calendar = self._calendar(terms)
         track.cycles += 1
         cycle = Cycle(
@@ -494,6 +510,17 @@ class Engine:
         effects.append(ClockStarted(ref, cycle.started_at, cycle.due_at(calendar)))
         self._adopt_orphans(case, rules, track, now, effects)
         return None
+
+    def _terms(
+        self, case: CaseState, policy: ClockPolicy, start: datetime, ev: CaseEvent | None
+    ) -> tuple[ClockTerms, datetime | None] | None:
+        """The terms ``policy`` gives a cycle starting at ``start``, with the promised deadline
+        of an ``until`` limit; None when neither ``ev`` nor the case holds that promise."""
+        terms = policy.terms_for(case.attributes, start, self._spec)
+        if terms.limit.kind != "until":
+            return terms, None
+        fixed = self._promised(terms, ev, case)
+        return None if fixed is None else (terms, fixed)
 
     def _promised(
         self, terms: ClockTerms, ev: CaseEvent | None, case: CaseState
@@ -626,13 +653,10 @@ class Engine:
         comes before the new deadline).
         """
         policy = rules.policy
-        terms = policy.terms_for(case.attributes, cycle.started_at, self._spec)
-        fixed: datetime | None = None
-        if terms.limit.kind == "until":
-            fixed = self._promised(terms, None, case)
-            if fixed is None:
-                return False
-        cycle.terms = terms
+        found = self._terms(case, policy, cycle.started_at, None)
+        if found is None:
+            return False
+        cycle.terms, fixed = found
         cycle.fixed_deadline = fixed
         cycle.policy_version = self._spec.version
         cycle.clock_team = policy.team

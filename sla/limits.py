@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
 
 __all__ = [
     "MAX_DURATION",
     "MAX_WORKING_DAYS",
     "MAX_WORKING_HOURS",
+    "Duration",
     "Limit",
+    "LimitField",
     "parse_duration",
     "parse_limit",
 ]
@@ -125,3 +129,17 @@ def parse_limit(text: str) -> Limit:
     if "working" in cleaned:
         raise ValueError(f"cannot read {text!r}; write e.g. '3 working days' or '16 working hours'")
     return Limit(kind="elapsed", text=text, duration=parse_duration(cleaned))
+
+
+def _read_duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+def _read_limit(value: Any) -> Any:
+    return parse_limit(value) if isinstance(value, str) else value
+
+
+#: A config field holding a duration, written ``30m``, ``1h30m``, ``2 days`` (or a timedelta).
+Duration = Annotated[timedelta, BeforeValidator(_read_duration)]
+#: A config field holding a clock limit, written as :func:`parse_limit` reads it.
+LimitField = Annotated[Limit, BeforeValidator(_read_limit)]

@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
-from sla.calendar import parse_working_hours, zone
-from sla.limits import Limit, parse_duration, parse_limit
+from sla.calendar import parse_working_hours
+from sla.limits import LimitField, parse_duration
+from sla.zones import ZoneName
 
 __all__ = [
     "FIRST_EVENT",
@@ -95,7 +96,7 @@ def _office_hours() -> dict[Weekday, list[str]]:
 class CalendarSpec(_Strict):
     """Working time: hours per weekday in a time zone, minus holidays, plus make-up days."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneName = "Asia/Shanghai"
     working_hours: dict[Weekday, list[str]] = Field(default_factory=lambda: _office_hours())
     holidays: Literal["china", "none"] = "china"
     extra_holidays: list[date] = Field(default_factory=list)
@@ -103,12 +104,6 @@ class CalendarSpec(_Strict):
     working_day: str | None = Field(
         None, description="length of one working day for 'N working days'; default: Monday's hours"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        zone(value)
-        return value
 
     @field_validator("working_hours")
     @classmethod
@@ -156,7 +151,7 @@ class Override(_Strict):
 
     when: AttributeFilter = Field(default_factory=dict)
     during: str | None = Field(None, description="name of a special period")
-    limit: Limit | None = None
+    limit: LimitField | None = None
     calendar: str | None = None
     target: float | None = Field(None, gt=0, le=1)
     standard: Standard | None = None
@@ -166,17 +161,12 @@ class Override(_Strict):
         classmethod(lambda cls, v: _as_filter(v))
     )
 
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _parse_limit(cls, value: Any) -> Any:
-        return parse_limit(value) if isinstance(value, str) else value
-
 
 @dataclass(frozen=True)
 class ClockTerms:
     """The terms one cycle is judged by, fixed when the cycle starts."""
 
-    limit: Limit
+    limit: LimitField
     calendar: str | None
     target: float
     standard: str
@@ -215,7 +205,7 @@ class ClockPolicy(_Strict):
     resume: list[Condition] = Field(default_factory=list)
     cancel: list[Condition] = Field(default_factory=list)
     reset: list[Condition] = Field(default_factory=list)
-    limit: Limit
+    limit: LimitField
     calendar: str | None = None
     warn_at: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     target: float | None = Field(None, gt=0, le=1)
@@ -234,20 +224,10 @@ class ClockPolicy(_Strict):
         classmethod(lambda cls, v: _as_list(v))
     )
 
-    @field_validator("limit", mode="before")
-    @classmethod
-    def _parse_limit(cls, value: Any) -> Any:
-        return parse_limit(value) if isinstance(value, str) else value
-
     @property
     def starts_on_first_event(self) -> bool:
         """``start: first_event``: the case's first event starts the clock."""
         return any(c.event == FIRST_EVENT for c in self.start)
-
-    @property
-    def resumes_on_other(self) -> bool:
-        """``resume: other``: any event with no other role for this clock resumes it."""
-        return any(c.event == OTHER_EVENT for c in self.resume)
 
     @field_validator("warn_at")
     @classmethod

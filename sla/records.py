@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "BreachRecord",
     "ClockRef",
+    "CycleRef",
     "OpenCycleRecord",
     "OutcomeRecord",
+    "Owners",
+    "Terms",
     "WarningRecord",
     "breach_id",
     "outcome_id",
@@ -52,8 +55,8 @@ def warning_id(case_id: str, clock: str, cycle: int, threshold: float) -> str:
     return f"{breach_id(case_id, clock, cycle)}/w{round(threshold * 100)}"
 
 
-class ClockRef(BaseModel):
-    """Which clock of which case, judged by which policy version, owned by whom."""
+class CycleRef(BaseModel):
+    """Which cycle of which clock of which case: what records and alerts are about."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -61,13 +64,36 @@ class ClockRef(BaseModel):
     case_kind: str
     clock: str
     cycle: int
+
+
+class Terms(BaseModel):
+    """The policy version that judged a cycle, and the standard and target it was held to."""
+
+    model_config = ConfigDict(frozen=True)
+
     policy_version: str
     standard: str
     target: float
+
+
+class Owners(BaseModel):
+    """Who a case belongs to, as the events said: routing and metric labels use these."""
+
+    model_config = ConfigDict(frozen=True)
+
     team: str | None = None
     region: str | None = None
     department: str | None = None
     assignee: str | None = None
+
+
+class ClockRef(Owners, Terms, CycleRef):
+    """Which clock of which case, judged by which policy version, owned by whom.
+
+    Its fields, in order: those of :class:`CycleRef`, :class:`Terms`, then :class:`Owners`
+    (pydantic lays out base fields from the last base to the first), as records have always
+    been written.
+    """
 
 
 class WarningRecord(ClockRef):

@@ -1,4 +1,7 @@
-"""Where "now" comes from. Injected, so tests and replay drive time by hand."""
+"""Where "now" comes from. Injected, so tests and replay drive time by hand.
+
+A time source is never called a clock here: a clock is an SLA clock (``sla/clock.py``).
+"""
 
 from __future__ import annotations
 
@@ -15,14 +18,14 @@ class TimeSource(Protocol):
 
 
 class SystemTime:
-    """The wall clock."""
+    """The computer's own time (UTC)."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
 class ManualTime:
-    """A clock that moves only when told to: for tests and event-time replay."""
+    """A time that moves only when told to: for tests and event-time replay."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:

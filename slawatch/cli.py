@@ -6,7 +6,7 @@ Commands import their module lazily so ``slawatch --help`` stays fast and light.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -42,6 +42,11 @@ TopicsOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _out(help: str) -> Any:
+    """The ``--out``/``-o`` directory option of a command that writes files."""
+    return typer.Option("--out", "-o", help=help)
 
 
 def _defaults() -> CommandDefaults:
@@ -231,9 +236,7 @@ DEFAULT_SETTINGS = Path("deploy/generate.yaml")
 @app.command("rules", rich_help_panel="Generate deploy/ from the policy")
 def rules(
     policies: PoliciesOption = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rule files.")] = Path(
-        "deploy/prometheus/rules"
-    ),
+    out: Annotated[Path, _out("Directory for the rule files.")] = Path("deploy/prometheus/rules"),
     settings: SettingsOption = DEFAULT_SETTINGS,
 ) -> None:
     """Write Prometheus recording and alerting rules generated from the policy file."""
@@ -245,9 +248,9 @@ def rules(
 @app.command("dashboards", rich_help_panel="Generate deploy/ from the policy")
 def dashboards(
     policies: PoliciesOption = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for the dashboard JSON files.")
-    ] = Path("deploy/grafana/dashboards"),
+    out: Annotated[Path, _out("Directory for the dashboard JSON files.")] = Path(
+        "deploy/grafana/dashboards"
+    ),
     settings: SettingsOption = DEFAULT_SETTINGS,
 ) -> None:
     """Write Grafana dashboards (overview, teams, clock drill-down) generated from the policy."""
@@ -259,9 +262,7 @@ def dashboards(
 @app.command("alertmanager", rich_help_panel="Generate deploy/ from the policy")
 def alertmanager(
     policies: PoliciesOption = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for alertmanager.yml.")
-    ] = Path("deploy/alertmanager"),
+    out: Annotated[Path, _out("Directory for alertmanager.yml.")] = Path("deploy/alertmanager"),
     webhook_url: Annotated[
         str | None, typer.Option(help="Make every receiver a webhook to this URL.")
     ] = None,
@@ -299,10 +300,7 @@ def replay(
             "attainment change from it to --policies.",
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Directory for outcomes.jsonl and breaches.jsonl."),
-    ] = None,
+    out: Annotated[Path | None, _out("Directory for outcomes.jsonl and breaches.jsonl.")] = None,
     presorted: Annotated[
         bool,
         typer.Option(help="The files are already in time order: stream them, do not sort."),

@@ -97,6 +97,15 @@ class Tally:
     worklist: int | None = None
 
 
+#: Record kinds counted in a field of :class:`Tally` of their own; outcomes go by kind.
+_TALLY_FIELDS = {
+    "warning": "warnings",
+    "breach": "breaches",
+    "retracted": "retracted",
+    "dead_letter": "dead_letters",
+}
+
+
 class DemoError(RuntimeError):
     """The demo cannot start; the message says what to do."""
 
@@ -374,33 +383,27 @@ def describe(topic: str, record: dict[str, Any], names: TopicNames) -> tuple[str
     return line, "dead_letter"
 
 
+@dataclass
 class _Demo:
     """The asynchronous part: wait for the worker, feed events, print what comes out."""
 
-    def __init__(
-        self,
-        options: DemoOptions,
-        bootstrap: str,
-        worker: subprocess.Popen[bytes],
-        worker_log: Path,
-        console: Console,
-        robots: DemoRobots | None = None,
-    ) -> None:
-        self.options = options
-        self.bootstrap = bootstrap
-        self.worker = worker
-        self.worker_log = worker_log
-        self.console = console
-        self.robots = robots
-        self.robot_lines: dict[str, int] = {}
-        if robots is not None:
-            robots.on_message = self._robot_message
-        self.names = TopicNames()
-        self.tally = Tally()
-        self.stop = asyncio.Event()
-        self.failed = False
-        self.acked = False
-        self.started = time.monotonic()
+    options: DemoOptions
+    bootstrap: str
+    worker: subprocess.Popen[bytes]
+    worker_log: Path
+    console: Console
+    robots: DemoRobots | None = None
+    robot_lines: dict[str, int] = field(default_factory=dict, init=False)
+    names: TopicNames = field(default_factory=TopicNames, init=False)
+    tally: Tally = field(default_factory=Tally, init=False)
+    stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    failed: bool = field(default=False, init=False)
+    acked: bool = field(default=False, init=False)
+    started: float = field(default_factory=time.monotonic, init=False)
+
+    def __post_init__(self) -> None:
+        if self.robots is not None:
+            self.robots.on_message = self._robot_message
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -580,17 +583,11 @@ class _Demo:
         )
 
     def _count(self, kind: str) -> None:
-        tally = self.tally
-        if kind == "warning":
-            tally.warnings += 1
-        elif kind == "breach":
-            tally.breaches += 1
-        elif kind == "retracted":
-            tally.retracted += 1
-        elif kind == "dead_letter":
-            tally.dead_letters += 1
+        name = _TALLY_FIELDS.get(kind)
+        if name is None:
+            self.tally.outcomes[kind] += 1
         else:
-            tally.outcomes[kind] += 1
+            setattr(self.tally, name, getattr(self.tally, name) + 1)
 
     async def _summaries(self) -> None:
         while True:

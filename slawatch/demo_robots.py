@@ -13,6 +13,7 @@ The checks are written from the platforms' documentation, apart from the senders
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -149,7 +150,7 @@ class DemoRobots:
             ("dingtalk", "/robot/send"),
             ("feishu", "/open-apis/bot/v2/hook/demo"),
         ):
-            app.router.add_post(path, lambda r, p=platform: handle(p, r))
+            app.router.add_post(path, functools.partial(handle, platform))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()

@@ -21,13 +21,12 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from sla.calendar import build_calendars
-from sla.engine import CaseState
+from sla.engine import CaseState, Engine
 from sla.events import LifecycleEvent
 from sla.policy_file import load_policy
-from sla.readmodels.explain import Explainer, Moment, Sentence
+from sla.readmodels.explain import Explainer, Moment
 from sla.readmodels.replay import Emitted, Replay
-from slawatch.replay import DEFAULT_RETENTION, DecodeStats, build_engine, load_events, parse_sources
+from slawatch.replay import DEFAULT_RETENTION, DecodeStats, load_events, parse_sources
 from sources.topics import load_topics
 
 __all__ = ["explain_from_log", "explain_from_worker", "main"]
@@ -50,8 +49,8 @@ def explain_from_log(
     spec = load_policy(policies)
     sources = parse_sources(inputs, load_topics(topics).mappings())
     payloads = load_events(sources, DecodeStats())
-    explainer = Explainer(spec, build_calendars(spec), zone, verbose=verbose)
-    driver = Replay(build_engine(spec, DEFAULT_RETENTION), spec.allowed_lateness)
+    explainer = Explainer.for_policy(spec, zone, verbose=verbose)
+    driver = Replay(Engine.for_policy(spec, retention=DEFAULT_RETENTION), spec.allowed_lateness)
     needle = b'"case_id":' + orjson.dumps(case_id)
     moments: list[Moment] = []
     state: CaseState | None = None
@@ -119,16 +118,6 @@ def explain_from_worker(
             ) from None
         raise
     return [f"{s['when']}  {s['text']}" for s in body["sentences"]]
-
-
-def sentences_json(
-    sentences: Sequence[Sentence], explainer: Explainer
-) -> list[dict[str, str | None]]:
-    """Sentences as JSON objects for the web view."""
-    return [
-        {"at": s.at.isoformat(), "when": explainer.when(s.at), "clock": s.clock, "text": s.text}
-        for s in sentences
-    ]
 
 
 def _unreachable(worker: str, worker_from: str, error: OSError) -> str:

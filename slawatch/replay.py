@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.progress import (
@@ -39,7 +39,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sla.calendar import build_calendars
 from sla.config_file import ConfigError
 from sla.effects import Breached, BreachRetracted, ClockEnded, EventIgnored, WarningDue
 from sla.engine import Engine
@@ -58,7 +57,6 @@ __all__ = [
     "DecodeStats",
     "ReplayResult",
     "Source",
-    "build_engine",
     "decoded",
     "load_events",
     "main",
@@ -144,14 +142,15 @@ def _archive_path(path: Path) -> Path:
     return path
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedReader:
+    """``path`` for buffered reading: a plain file, a ``.gz`` file or a member of a ``.zip``."""
     text = str(path)
     if ".zip" in text and (text.endswith(".zip") or ".zip:" in text):
         archive = zipfile.ZipFile(_archive_path(path))
         member = text.split(".zip:", 1)[1] if ".zip:" in text else archive.namelist()[0]
-        return archive.open(member)
+        return io.BufferedReader(cast(zipfile.ZipExtFile, archive.open(member)))
     if text.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return io.BufferedReader(gzip.open(path, "rb"))
     return open(path, "rb")
 
 
@@ -164,8 +163,7 @@ def read_records(source: Source) -> Iterator[tuple[int, bytes]]:
     """
     csv_layout = getattr(source.mapping, "csv", None)
     quote = (csv_layout.quotechar if csv_layout else '"').encode()
-    with _open(source.path) as raw:
-        stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) else raw
+    with _open(source.path) as stream:
         pending, start, quotes = b"", 0, 0
         for number, line in enumerate(stream, start=1):
             if number == 1 and source.mapping.format == "csv":
@@ -277,11 +275,6 @@ def stream_events(sources: Sequence[Source], stats: DecodeStats) -> Iterator[Lif
     return heapq.merge(*streams, key=event_order)
 
 
-def build_engine(spec: PolicySpec, retention: timedelta = DEFAULT_RETENTION) -> Engine:
-    """The engine the worker would build for ``spec``, with replay's retention."""
-    return Engine(spec, build_calendars(spec), retention=retention)
-
-
 @dataclass
 class ReplayResult:
     """Everything one replay produced."""
@@ -350,7 +343,7 @@ def run_replay(
         if listener is not None:
             listener(item)
 
-    engine = build_engine(spec, retention)
+    engine = Engine.for_policy(spec, retention=retention)
     driver = Replay(engine, spec.allowed_lateness, listener=listen)
     started = time.perf_counter()
     for event in events:

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -61,25 +61,7 @@ __all__ = [
 #: The largest message accepted by default (1 MiB); larger ones are dead-lettered as too_large.
 DEFAULT_MAX_BYTES = 1024 * 1024
 
-#: Every ``MappingError.reason``; each is a value of the ``reason`` metric label.
-REASONS = (
-    "invalid_json",
-    "invalid_csv",
-    "missing_field",
-    "bad_timestamp",
-    "naive_timestamp",
-    "invalid_event",
-    "too_large",
-    "not_an_object",
-    "unmapped_event_type",
-    "implausible_timestamp",
-    "control_character",
-    "ambiguous_timestamp",
-)
-
-#: Canonical fields a deterministic event id can be derived from (``event_id_from``).
-CANONICAL_FIELDS = ("case_id", "case_kind", "event_type", "occurred_at")
-
+#: Why a source message could not become a canonical event.
 Reason = Literal[
     "invalid_json",
     "invalid_csv",
@@ -94,6 +76,13 @@ Reason = Literal[
     "control_character",
     "ambiguous_timestamp",
 ]
+
+#: Every ``MappingError.reason``; each is a value of the ``reason`` metric label.
+REASONS: tuple[Reason, ...] = get_args(Reason)
+
+#: Canonical fields a deterministic event id can be derived from (``event_id_from``).
+CANONICAL_FIELDS = ("case_id", "case_kind", "event_type", "occurred_at")
+
 TimestampKind = Literal["iso8601", "epoch_s", "epoch_ms", "strptime"]
 
 _SHOW_LIMIT = 80

@@ -142,18 +142,12 @@ def create_app(
     metrics.prime(clock.id for clock in policy.clocks)
     bound_metrics(metrics, LabelValues.of(policy))  # unknown team/region/type: other
     app = faust.App(settings.app_id, **faust_settings(settings))
-    calendars = build_calendars(policy)
     runtime = Runtime(
         settings=settings,
         app=app,
         policy=policy,
-        engine=build_engine(
-            policy,
-            calendars=calendars,
-            reevaluate=settings.reevaluate,
-            retention=settings.retention,
-        ),
-        calendars=calendars,
+        engine=build_engine(policy, reevaluate=settings.reevaluate, retention=settings.retention),
+        calendars=build_calendars(policy),  # the worklist's
         mappings=mappings,
         keyed_sources=keyed_sources,
         metrics=metrics,

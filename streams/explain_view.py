@@ -18,14 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faust.web import Request, Response, View
 
-from sla.calendar import build_calendars
 from sla.engine import CaseState
 from sla.policy import PolicySpec
 from sla.readmodels.explain import Explainer, Sentence
+from sla.zones import zone as time_zone
 from streams.case_row import decode_row
 from streams.forward import forward_to_owner
 from streams.runtime import Runtime
@@ -43,13 +42,8 @@ def explain_row(
     Raises:
         ValueError: ``zone`` is not a time zone name.
     """
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {zone!r}; use an IANA name such as 'Asia/Shanghai'"
-        ) from None
-    explainer = Explainer(policy, build_calendars(policy), tz)
+    tz = time_zone(zone)
+    explainer = Explainer.for_policy(policy, tz)
     state = CaseState.from_json(row["s"])
     sentences: list[Sentence] = explainer.state(state, now)
     return {

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 import faust
 from faust.types import TableT
 
-from sla.calendar import Calendar, build_calendars
-from sla.engine import Engine
+from sla.calendar import Calendar
+from sla.engine import DEFAULT_RETENTION, Engine
 from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from streams.deadlines import DeadlineIndex
@@ -78,27 +78,20 @@ class Recovery:
 
 
 def build_engine(
-    policy: PolicySpec,
-    *,
-    calendars: Mapping[str, Calendar] | None = None,
-    reevaluate: bool = False,
-    retention: timedelta | None = None,
+    policy: PolicySpec, *, reevaluate: bool = False, retention: timedelta | None = None
 ) -> Engine:
-    """The clock engine for ``policy`` with its calendars.
+    """The worker's clock engine for ``policy`` (:meth:`Engine.for_policy`, as replay's).
 
     Args:
         policy: the policy new cycles are judged by.
-        calendars: the policy's calendars when already built (``build_calendars(policy)``).
         reevaluate: also re-judge running cycles started under another policy version
             (``SLAWATCH_REEVALUATE``, ``slawatch worker --reevaluate``; docs/design.md).
         retention: how long a case with no open clock is kept (``SLAWATCH_RETENTION``);
             the engine's default (7 days) when None.
     """
-    if calendars is None:
-        calendars = build_calendars(policy)
-    if retention is None:
-        return Engine(policy, calendars, reevaluate=reevaluate)
-    return Engine(policy, calendars, reevaluate=reevaluate, retention=retention)
+    return Engine.for_policy(
+        policy, reevaluate=reevaluate, retention=retention or DEFAULT_RETENTION
+    )
 
 
 def cases_table(app: faust.App, name: str, partitions: int, help: str) -> CasesTable:

@@ -54,7 +54,6 @@ from streams.runtime import (
     CasesTable,
     Runtime,
     active_partitions,
-    build_engine,
     cases_table,
 )
 from streams.wire import OUTCOMES, WireTopic, raw_topic
@@ -186,7 +185,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     app = rt.app
     settings = rt.settings
     n = settings.partitions
-    engine = build_engine(policy, retention=settings.retention)
+    engine = Engine.for_policy(policy, retention=settings.retention)
     metrics = ShadowMetrics(rt.metrics.registry, policy.version)
     bound_metrics(metrics, LabelValues.of(policy))  # unknown team/region: "other"
     index = DeadlineIndex()

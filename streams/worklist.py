@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from faust.web import Request, Response, View
 
@@ -31,6 +31,7 @@ from sla.calendar import Calendar, ElapsedCalendar
 from sla.engine import CaseState
 from sla.policy import PolicySpec
 from sla.records import breach_id
+from sla.zones import zone as time_zone
 from streams.case_row import CaseRow, decode_row
 from streams.errors import Failed
 from streams.runtime import Runtime
@@ -229,10 +230,7 @@ async def worklist(rt: Runtime, query: dict[str, str], forwarded: bool) -> dict[
 
     team = query.get("team") or None
     zone_name = query.get("tz") or DEFAULT_ZONE
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {zone_name!r}; use an IANA name") from None
+    zone = time_zone(zone_name)
     locale = "en" if query.get("lang") == "en" else "zh-CN"
     everything = query.get("all") in ("1", "true", "yes")
     now = datetime.now(UTC)

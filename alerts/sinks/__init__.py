@@ -21,7 +21,7 @@ from alerts.render import Renderer
 from alerts.sinks.base import SendError, Sink
 from alerts.sinks.console import ConsoleSink
 from alerts.sinks.dingtalk import DingTalkSink
-from alerts.sinks.email import EmailSink
+from alerts.sinks.email import EmailSink, SmtpServer
 from alerts.sinks.feishu import FeishuSink
 from alerts.sinks.redis_stream import RedisStreamSink
 from alerts.sinks.slack import SlackSink
@@ -72,16 +72,15 @@ def build_sinks(
             secret = ref(ch.secret, "secret") if ch.secret else None
             sinks[name] = FeishuSink(ref(ch.url, "url"), secret, timeout, r)
         elif isinstance(ch, EmailChannel):
-            sinks[name] = EmailSink(
+            server = SmtpServer(
                 ref(ch.host, "host"),
                 ch.port,
-                ref(ch.sender, "sender"),
                 security=ch.security,
                 username=ref(ch.username, "username") if ch.username else None,
                 password=ref(ch.password, "password") if ch.password else None,
                 timeout=timeout,
-                renderer=r,
             )
+            sinks[name] = EmailSink(server, ref(ch.sender, "sender"), r)
         elif isinstance(ch, RedisStreamChannel):
             if ch.url:
                 import redis.asyncio as aioredis

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -17,63 +18,68 @@ from alerts.notification import Notification
 from alerts.render import Renderer
 from alerts.sinks.base import SendError
 
-__all__ = ["EmailSink"]
+__all__ = ["EmailSink", "SmtpServer"]
 
 
-class EmailSink:
-    """Sends each notification as one e-mail.
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where and how to hand e-mail over.
 
-    Args:
+    Attributes:
         security: ``none``, ``starttls`` (upgrade on the plain port) or ``tls`` (implicit TLS).
+        username: with ``password``, log in before sending; the server decides if it must.
+        timeout: seconds for the connection and each command.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        sender: str,
-        *,
-        security: str = "none",
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 10.0,
-        renderer: Renderer | None = None,
-    ) -> None:
-        self._host = host
-        self._port = port
-        self._sender = sender
-        self._security = security
-        self._username = username
-        self._password = password
-        self._timeout = timeout
-        self._renderer = renderer or Renderer()
+    host: str
+    port: int
+    security: str = "none"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+
+    def connect(self) -> smtplib.SMTP:
+        """An open, upgraded and logged-in connection (use it in a ``with`` block)."""
+        smtp: smtplib.SMTP
+        if self.security == "tls":
+            context = ssl.create_default_context()
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username and self.password:
+                smtp.login(self.username, self.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+@dataclass(frozen=True)
+class EmailSink:
+    """Sends each notification as one e-mail, from ``sender`` through ``server``."""
+
+    server: SmtpServer
+    sender: str
+    renderer: Renderer = field(default_factory=Renderer)
 
     def message(self, n: Notification, to: str, now: datetime) -> EmailMessage:
         """The e-mail for ``n``."""
         msg = EmailMessage()
-        msg["Subject"] = self._renderer.title(n, now)[:200]
-        msg["From"] = self._sender
+        msg["Subject"] = self.renderer.title(n, now)[:200]
+        msg["From"] = self.sender
         msg["To"] = to
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = make_msgid(domain="slawatch")
         msg["X-Slawatch-Key"] = n.key
-        msg.set_content(self._renderer.text(n, now))
-        msg.add_alternative(self._renderer.html(n, now), subtype="html")
+        msg.set_content(self.renderer.text(n, now))
+        msg.add_alternative(self.renderer.html(n, now), subtype="html")
         return msg
 
     def _send_blocking(self, msg: EmailMessage) -> None:
-        smtp: smtplib.SMTP
-        if self._security == "tls":
-            smtp = smtplib.SMTP_SSL(
-                self._host, self._port, timeout=self._timeout, context=ssl.create_default_context()
-            )
-        else:
-            smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
-        with smtp:
-            if self._security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if self._username and self._password:
-                smtp.login(self._username, self._password)
+        with self.server.connect() as smtp:
             smtp.send_message(msg)
 
     async def send(self, n: Notification, address: str | None, now: datetime) -> None:

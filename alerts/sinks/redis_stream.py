@@ -8,6 +8,7 @@ JSON in ``document``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,29 +22,27 @@ from alerts.sinks.base import SendError
 __all__ = ["RedisStreamSink"]
 
 
+@dataclass(frozen=True)
 class RedisStreamSink:
-    """Appends each notification to ``stream`` (``{team}`` is replaced by the team id)."""
+    """Appends each notification to ``stream`` (``{team}`` is replaced by the team id).
 
-    def __init__(
-        self,
-        redis: Any,
-        stream: str,
-        maxlen: int,
-        owned: bool = False,
-        renderer: Renderer | None = None,
-    ) -> None:
-        self._redis = redis
-        self._stream = stream
-        self._maxlen = maxlen
-        self._owned = owned
-        self._renderer = renderer or Renderer()
+    Attributes:
+        maxlen: about how many entries a stream keeps (``MAXLEN ~``).
+        owned: the sink made ``redis`` for itself and closes it; otherwise it is the worker's.
+    """
+
+    redis: Any
+    stream: str
+    maxlen: int
+    owned: bool = False
+    renderer: Renderer = field(default_factory=Renderer)
 
     def stream_for(self, n: Notification) -> str:
         """The stream a notification goes to."""
-        return self._stream.replace("{team}", n.team_stream)
+        return self.stream.replace("{team}", n.team_stream)
 
     async def send(self, n: Notification, address: str | None, now: datetime) -> None:
-        doc = as_document(n, now, self._renderer)
+        doc = as_document(n, now, self.renderer)
         fields = {
             k: "" if doc[k] is None else str(doc[k])
             for k in (
@@ -64,12 +63,10 @@ class RedisStreamSink:
         }
         fields["document"] = json.dumps(doc, sort_keys=True)
         try:
-            await self._redis.xadd(
-                self.stream_for(n), fields, maxlen=self._maxlen, approximate=True
-            )
+            await self.redis.xadd(self.stream_for(n), fields, maxlen=self.maxlen, approximate=True)
         except RedisError as exc:
             raise SendError(f"redis {type(exc).__name__}") from exc
 
     async def close(self) -> None:
-        if self._owned:
-            await self._redis.aclose()
+        if self.owned:
+            await self.redis.aclose()

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from sla.calendar import Calendar, ElapsedCalendar
+from sla.calendar import Calendar, ElapsedCalendar, build_calendars
 from sla.clock import Cycle
 from sla.effects import (
     Breached,
@@ -130,6 +130,13 @@ class Explainer:
         self._calendars = calendars
         self._zone = zone
         self._order = {clock.id: i for i, clock in enumerate(spec.clocks)}
+
+    @classmethod
+    def for_policy(
+        cls, spec: PolicySpec, zone: tzinfo = UTC, *, verbose: bool = False
+    ) -> Explainer:
+        """The explainer for ``spec`` with the working calendars the policy file declares."""
+        return cls(spec, build_calendars(spec), zone, verbose=verbose)
 
     # -- shared wording -----------------------------------------------------------------------
 

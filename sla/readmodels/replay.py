@@ -134,7 +134,7 @@ class Replay:
         self._engine = engine
         self._lateness = allowed_lateness
         self._listener = listener
-        self._clock: ManualTime | None = None
+        self._time: ManualTime | None = None
         self._states: dict[str, Any] = {}
         self._due: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, int, str]] = []
@@ -152,7 +152,7 @@ class Replay:
     @property
     def watermark(self) -> datetime | None:
         """The latest event time minus the allowed lateness; None before the first event."""
-        return None if self._clock is None else self._clock.now()
+        return None if self._time is None else self._time.now()
 
     @property
     def states(self) -> Mapping[str, Any]:
@@ -172,8 +172,8 @@ class Replay:
         """Apply one event: first fire what the new watermark makes due, then the event."""
         self.events += 1
         out = self.tick(event.occurred_at)
-        assert self._clock is not None
-        now = self._clock.now()
+        assert self._time is not None
+        now = self._time.now()
         state = self._states.get(event.case_id)
         if state is None and event.case_id in self._forgotten:
             state = self._revive(event)
@@ -205,32 +205,32 @@ class Replay:
             self.latest = event_time
         mark = event_time - self._lateness
         out: list[Emitted] = []
-        if self._clock is None:
-            self._clock = ManualTime(mark)
-        elif mark > self._clock.now():
+        if self._time is None:
+            self._time = ManualTime(mark)
+        elif mark > self._time.now():
             self._fire(mark, out)
-            self._clock.set(mark)
+            self._time.set(mark)
         return out
 
     def advance_to(self, when: datetime) -> list[Emitted]:
         """Move the watermark to ``when`` (if later) and fire everything due by then."""
         out: list[Emitted] = []
-        if self._clock is None:
-            self._clock = ManualTime(when)
+        if self._time is None:
+            self._time = ManualTime(when)
         self._fire(when, out)
-        self._clock.set(when)
+        self._time.set(when)
         return out
 
     def _fire(self, until: datetime, out: list[Emitted]) -> None:
         """Fire every timer due at or before ``until``, earliest first, at its own due time."""
-        assert self._clock is not None
+        assert self._time is not None
         while self._heap and self._heap[0][0] <= until:
             due, _, case_id = heapq.heappop(self._heap)
             if self._due.get(case_id) != due or case_id not in self._states:
                 continue  # superseded by a later step of the same case
             del self._due[case_id]
-            self._clock.set(due)
-            now = self._clock.now()
+            self._time.set(due)
+            now = self._time.now()
             step = self._engine.advance(self._states[case_id], now)
             self._take(case_id, step, now, None, out)
 

@@ -119,6 +119,10 @@ class OpenClock:
     breached: bool
 
 
+#: The outcomes a :class:`ClockTally` counts, each in the field of its name.
+_TALLIED = ("met", "breached", "cancelled", "reset", "open", "open_breached")
+
+
 @dataclass
 class ClockTally:
     """Counts of one clock's cycles (for one team, or all teams when ``team`` is None)."""
@@ -162,20 +166,9 @@ class ClockTally:
 
     def add(self, outcome: str, target: float) -> None:
         """Count one cycle ending (or left open) as ``outcome``."""
-        if outcome == "met":
-            self.met += 1
-        elif outcome == "breached":
-            self.breached += 1
-        elif outcome == "cancelled":
-            self.cancelled += 1
-        elif outcome == "reset":
-            self.reset += 1
-        elif outcome == "open":
-            self.open += 1
-        elif outcome == "open_breached":
-            self.open_breached += 1
-        else:
-            raise ValueError(f"unknown outcome {outcome!r}")
+        if outcome not in _TALLIED:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {_TALLIED}")
+        setattr(self, outcome, getattr(self, outcome) + 1)
         if outcome in ("met", "breached", "open_breached"):
             self._target_sum += target
 

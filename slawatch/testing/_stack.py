@@ -328,6 +328,21 @@ class Stack:
         finally:
             reader.close()
 
+    def committed(self, topic: str) -> int:
+        """Messages of ``topic`` the app's consumer group has committed, over all partitions.
+
+        Read from the group's committed offsets (OffsetFetch), not from the topic's end
+        offsets, which Tansu's ListOffsets can under-report.
+        """
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            offsets = admin.list_group_offsets(self.name).get(self.name, {})
+        finally:
+            admin.close()
+        return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)
+
     def close(self) -> None:
         """Stop the workers (SIGTERM), close the readers and the producer."""
         for worker in self.workers:

@@ -872,16 +872,17 @@ class FailoverRun:
 
     def _judge_tables(self, cases: list[Case], timeout: float = 60.0) -> dict[str, Any]:
         live = [m for m in self.live() if m.process is not None]
-        want_open = sum(1 for c in cases if c.expected) + len(self.stack.barrier_cases)
+        want_open = sum(1 for c in cases if c.expected)
+        sentinels = len(self.stack.barrier_cases)  # the barrier's cases stay open too
 
         def open_clocks() -> int:
             return int(sum(m.process.metric("slawatch_clocks_open") for m in live if m.process))
 
         deadline = time.monotonic() + timeout
-        total = open_clocks()
+        total = open_clocks() - sentinels
         while total != want_open and time.monotonic() < deadline:
             time.sleep(0.5)
-            total = open_clocks()
+            total = open_clocks() - sentinels
 
         def lookup(case: Case) -> list[tuple[str, dict[str, Any]]]:
             found = []

@@ -1,6 +1,6 @@
 """Where the real public case logs are: ``$SLAWATCH_TEST_DATA`` when set, else
 ``<repo>/../shared/data`` (CI clones ``shared/`` beside the repository). Each log's source page
-is in docs/replay.md. Tests that need a log skip, naming the missing file, when it is absent."""
+is in docs/replay.md. A test whose log is absent fails, naming the missing file."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ DATASETS = REPO / "config" / "datasets"
 
 
 def data_file(*parts: str) -> Path:
-    """The data file at ``<DATA>/<parts>``, or skip the test saying what is missing."""
+    """The data file at ``<DATA>/<parts>``; a missing file fails the test, saying what to do."""
     path = DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(
+        pytest.fail(
             f"real case log {path} is absent; download it (docs/replay.md names each source) "
             "and set SLAWATCH_TEST_DATA to its folder, or clone the shared/ data beside the "
             "repository"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from slawatch.worker import StartupError, event_loop
@@ -19,7 +17,6 @@ class TestEventLoop:
         with pytest.raises(StartupError, match="'uvlop'"):
             event_loop({"SLAWATCH_EVENT_LOOP": "uvlop"})
 
-    @pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
     def test_uvloop_when_asked(self) -> None:
         """The variable selects uvloop, whatever its case."""
         assert "uvloop" == event_loop({"SLAWATCH_EVENT_LOOP": " UVLoop "})

@@ -170,7 +170,14 @@ class TestRestartedWorkerKeepsRunning:
         wait_for(
             lambda: first.metric("slawatch_outcomes_total", outcome="met") >= 8, 30, "8 outcomes"
         )
-        time.sleep(4.0)  # let the offsets be committed
+        wait_for(
+            lambda: (
+                stack.committed(stack.source) == 16
+                and stack.committed(stack.topics["events"]) == 16
+            ),
+            60,
+            "the group to commit all 16 events, on the source and the events topic",
+        )
         assert 0 == first.stop()
         second = stack.start_worker()
         time.sleep(2 * CHECK_INTERVAL_S + 2)  # two watchdog checks on idle partitions
