@@ -1,3 +1,5 @@
 """slawatch: the command line and process edge (settings, logging)."""
 
-__version__ = "0.1.0"
+from streams.version import __version__
+
+__all__ = ["__version__"]

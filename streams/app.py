@@ -18,7 +18,6 @@ import faust
 
 from sla.calendar import build_calendars
 from sla.policy import PolicySpec
-from slawatch import __version__
 from streams import alerting, clocks, explain_view, ingest, skipped_acks, watchdog, web
 from streams.kafka_auth import broker_credentials
 from streams.label_values import LabelValues, bound_metrics
@@ -31,6 +30,7 @@ from streams.runtime import (
     cases_table,
 )
 from streams.settings import Settings
+from streams.version import __version__
 from streams.wire import declare_topics
 
 __all__ = [

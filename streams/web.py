@@ -16,7 +16,7 @@ from dataclasses import asdict
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from slawatch import __version__
+from streams.version import __version__
 from streams.case_row import decode_row
 from streams.runtime import Runtime, ready
 
