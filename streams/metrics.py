@@ -167,6 +167,11 @@ class Metrics:
             "Unix time of the last message read from a source topic.",
             "topic",
         )
+        self.broker_checks = counter(
+            "slawatch_broker_checks",
+            "Broker watchdog checks: ok (topics and offsets as expected) or skipped (no answer).",
+            "result",
+        )
         self.build_info = gauge(
             "slawatch_build_info",
             "Always 1; the labels say which version and policy version run.",

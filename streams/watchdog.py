@@ -154,7 +154,11 @@ def register(rt: Runtime) -> None:
                 "broker_check_skipped",
                 level="info",
             )
-            if isinstance(problems, Failed) or not problems:
+            if isinstance(problems, Failed):
+                rt.metrics.broker_checks.labels("skipped").inc()
+                continue
+            if not problems:
+                rt.metrics.broker_checks.labels("ok").inc()
                 continue
             log.error(
                 "broker_data_lost",

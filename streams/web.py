@@ -16,9 +16,9 @@ from dataclasses import asdict
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.version import __version__
 from streams.case_row import decode_row
 from streams.runtime import Runtime, ready
+from streams.version import __version__
 
 __all__ = ["register"]
 

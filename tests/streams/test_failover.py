@@ -11,7 +11,6 @@ The long form (10 kills at random moments) is ``bench/failover.py``; figures in
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,7 +179,11 @@ class TestRestartedWorkerKeepsRunning:
         )
         assert 0 == first.stop()
         second = stack.start_worker()
-        time.sleep(2 * CHECK_INTERVAL_S + 2)  # two watchdog checks on idle partitions
+        wait_for(
+            lambda: second.metric("slawatch_broker_checks_total", result="ok") >= 2,
+            4 * CHECK_INTERVAL_S + 30,
+            "two passed broker watchdog checks on the idle partitions",
+        )
 
         assert second.alive(), second.log_tail()
         assert "broker_data_lost" not in second.log_path.read_text()
