@@ -29,13 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from sla.policy_file import load_policy  # noqa: E402
 from slawatch.collector import tune_gc  # noqa: E402
-from slawatch.replay import (  # noqa: E402
-    DecodeStats,
-    decoded,
-    load_events,
-    parse_sources,
-    run_replay,
-)
+from slawatch.replay import decoded, run_replay  # noqa: E402
+from sources.recorded import DecodeStats, load_events, parse_sources  # noqa: E402
 from sources.topics import load_topics  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

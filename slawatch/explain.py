@@ -26,7 +26,8 @@ from sla.events import LifecycleEvent
 from sla.policy_file import load_policy
 from sla.readmodels.explain import Explainer, Moment
 from sla.readmodels.replay import Emitted, Replay
-from slawatch.replay import DEFAULT_RETENTION, DecodeStats, load_events, parse_sources
+from slawatch.replay import DEFAULT_RETENTION
+from sources.recorded import DecodeStats, load_events, parse_sources
 from sources.topics import load_topics
 
 __all__ = ["explain_from_log", "explain_from_worker", "main"]

@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 from sla.readmodels.reports import Chart, Report, Table
 from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
 from slawatch.cli import app
-from slawatch.replay import Source, parse_sources, read_records, replay_files
+from slawatch.replay import replay_files
 from slawatch.report import read_outcomes_file
 from slawatch.report_render import report_html
+from sources.recorded import Source, parse_sources, read_records
 from sources.topics import load_topics
 
 POLICY = """\
