@@ -40,6 +40,7 @@ __all__ = [
     "build_engine",
     "cases_table",
     "ready",
+    "settled",
 ]
 
 #: Name of the table of case states (its changelog is ``<app id>-cases-changelog``).
@@ -111,17 +112,25 @@ def cases_table(app: faust.App, name: str, partitions: int, help: str) -> CasesT
     return table
 
 
-def ready(app: faust.App) -> bool:
-    """True when the worker owns its partitions and its tables are recovered.
+def settled(app: faust.App) -> bool:
+    """True when no rebalance is running and this worker's active partitions are assigned.
 
-    The one definition of "ready": ``/ready`` answers by it, and the due timers and the broker
-    watchdog do nothing while it is false. Faust's timers keep running through a rebalance
-    and a recovery, so each checks it (``recovery.completed`` alone is set once and never
-    cleared, hence ``rebalancing`` and ``actives_ready``).
+    What the broker watchdog waits for: it must look at the broker even while a recovery is
+    stuck (a broker that came back empty leaves the recovery waiting for topics it no longer
+    has, and only the watchdog's check ends that).
     """
-    tables = app.tables
-    recovered = tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # not on TableManagerT
-    return bool(tables.actives_ready and not app.rebalancing and recovered)
+    return bool(app.tables.actives_ready and not app.rebalancing)
+
+
+def ready(app: faust.App) -> bool:
+    """True when the worker is :func:`settled` and its tables are recovered.
+
+    ``/ready`` answers by it, and the due timers do nothing while it is false. Faust's timers
+    keep running through a rebalance and a recovery, so each checks it
+    (``recovery.completed`` alone is set once per recovery, hence :func:`settled` too).
+    """
+    recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]  # not on TableManagerT
+    return settled(app) and bool(recovered)
 
 
 def active_partitions(app: faust.App, table: TableT[str, bytes]) -> set[int]:

@@ -7,9 +7,10 @@ restarts (it keeps topics in memory only), and a Kafka cluster can be rebuilt or
 deleted by hand. The worker then holds positions and state the broker no longer has; its
 consumers stay silent and ``/ready`` would keep answering 200 while nothing is processed.
 
-Every :data:`CHECK_INTERVAL_S` seconds, once the worker is ready, the watchdog asks the broker
-(in a thread, with short timeouts) for the partition counts of the worker's own topics
-(``slawatch.events``, ``slawatch.due``) and for the end offsets of the partitions this worker
+Every :data:`CHECK_INTERVAL_S` seconds, once the worker is settled (partitions assigned, no
+rebalance running; a recovery may still be waiting), the watchdog asks the broker (in a thread,
+with short timeouts) for the partition counts of the worker's own topics (``slawatch.events``,
+``slawatch.due``) and for the end offsets of the partitions this worker
 has read (on Tansu never below the high watermark its own fetches saw: Tansu's ListOffsets can
 be short, see :mod:`streams.tansu`). A broker that does not answer changes nothing. A broker
 that answers without a topic, with another partition count, or with an end offset below what
@@ -31,7 +32,7 @@ from faust.types import TP
 
 from streams.errors import Failed
 from streams.positions import ConsumerOffsets, Partition, fetch_highwater, positions
-from streams.runtime import Runtime, ready
+from streams.runtime import Runtime, settled
 
 __all__ = ["CHECK_INTERVAL_S", "BrokerDataLost", "lost_offsets", "lost_topics", "register"]
 
@@ -141,7 +142,7 @@ def register(rt: Runtime) -> None:
         loop = asyncio.get_running_loop()
         while not app.should_stop:
             await asyncio.sleep(CHECK_INTERVAL_S)
-            if not ready(app):
+            if not settled(app):
                 continue
             check = partial(_check, rt, expected, positions(_consumer(rt), watched))
             problems = await rt.errors.attempt_async(
