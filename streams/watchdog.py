@@ -24,6 +24,8 @@ begins with the state the broker still has; what was lost with the broker is los
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Mapping
 from functools import partial
 
@@ -43,6 +45,18 @@ CHECK_INTERVAL_S = 5.0
 
 #: Seconds one check may take before it counts as "the broker did not answer".
 CHECK_TIMEOUT_S = 10.0
+
+
+#: Seconds the worker may take to stop after ``broker_data_lost`` before it exits anyway.
+EXIT_DEADLINE_S = 15.0
+
+
+def _exit_now() -> None:
+    """End the process with status 1 now (the clean stop took longer than the deadline)."""
+    log.critical("worker_exit_forced", after_s=EXIT_DEADLINE_S, status=1)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(1)
 
 
 class BrokerDataLost(RuntimeError):
@@ -167,6 +181,9 @@ def register(rt: Runtime) -> None:
                 action="exiting with status 1; on restart the worker re-creates its topics "
                 "and continues with the state the broker still has",
             )
+            # Faust's stop can wait a minute for a Kafka client thread whose broker vanished
+            # mid-fetch; the broker holds nothing of ours to flush to, so do not wait for it.
+            loop.call_later(EXIT_DEADLINE_S, _exit_now)
             await app.crash(BrokerDataLost("; ".join(problems)))
             return
 
