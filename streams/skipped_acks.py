@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["install", "is_skipped"]
+__all__ = ["first_uncommitted", "head_is_missing", "install", "is_skipped"]
 
 _MARK = "_slawatch_skipped_guard"
 
@@ -39,8 +39,43 @@ def is_skipped(app: Any, message: Any) -> bool:
     return not app.flow_control.is_active()
 
 
+def first_uncommitted(consumer: Any, tp: Any) -> int | None:
+    """The lowest offset of ``tp`` Faust may count as done: acked, or a gap it saw in the log.
+
+    None when nothing is acked.
+    """
+    acked = consumer._acked.get(tp)
+    if not acked:
+        return None
+    head = int(min(acked))
+    gaps = consumer._gap.get(tp)
+    if gaps:
+        head = min(head, min(int(interval.begin) for interval in gaps))
+    return head
+
+
+def head_is_missing(consumer: Any, tp: Any) -> bool:
+    """True when the committed offset's own message is not done yet, but later ones are.
+
+    Faust's commit then goes ahead, past that message: its check (``min(acked) -
+    committed > 1``) reads the committed offset as the last one processed, while Kafka's
+    committed offset, and Faust's own record of it, is the *next* one to read. A message
+    fetched around a rebalance and never handed to an agent (or skipped, above) right at the
+    committed offset was lost that way: found with a breach record that no alert agent ever
+    saw, once the next messages were processed and committed (2026-11-25).
+    """
+    committed = consumer._committed_offset.get(tp)
+    head = first_uncommitted(consumer, tp)
+    return committed is not None and committed >= 0 and head is not None and head > committed
+
+
 def install() -> None:
-    """Wrap ``faust.transport.consumer.Consumer.ack`` once per process (idempotent)."""
+    """Wrap Faust's ``Consumer.ack`` and ``Consumer._new_offset`` once per process.
+
+    Idempotent. ``_new_offset`` gives no offset to commit while :func:`head_is_missing`: the
+    partition's commits wait (its lag shows it) until the message is processed, at the latest
+    after the next rebalance, which seeks every partition back to its committed offset.
+    """
     from faust.transport import consumer as consumer_module
     from faust.types.tuples import ack_lock
     from mode.utils.futures import notify
@@ -49,6 +84,15 @@ def install() -> None:
     if getattr(cls.ack, _MARK, False):
         return
     original = cls.ack
+    original_new_offset = cls._new_offset
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        if head_is_missing(self, tp):
+            return None
+        result: int | None = original_new_offset(self, tp)
+        return result
+
+    cls._new_offset = _new_offset  # type: ignore[method-assign]  # wrapping Faust's method
 
     def ack(self: Any, message: Any) -> bool:
         if not is_skipped(self.app, message):

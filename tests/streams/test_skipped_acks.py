@@ -74,3 +74,33 @@ class TestSkippedAcks:
         first = Consumer.ack
         skipped_acks.install()
         assert first is Consumer.ack
+
+
+class TestCommitHead:
+    """Faust's commit never moves past the committed offset's own message while it is undone."""
+
+    def test_a_missing_head_holds_the_commit(self, consumer: Any) -> None:
+        """Committed 27 (the next to read), 28 and 29 done, 27 never came: nothing to commit."""
+        tp = TP(TOPIC, 0)
+        consumer._committed_offset[tp] = 27
+        consumer.ack(message(28, 2))
+        consumer.ack(message(29, 2))
+        assert (None, True) == (
+            consumer._new_offset(tp),
+            skipped_acks.head_is_missing(consumer, tp),
+        )
+
+    def test_the_head_done_lets_the_run_commit(self, consumer: Any) -> None:
+        """Once 27 is processed, 27-29 commit as offset 30."""
+        tp = TP(TOPIC, 0)
+        consumer._committed_offset[tp] = 27
+        for offset in (28, 29, 27):
+            consumer.ack(message(offset, 2))
+        assert 30 == consumer._new_offset(tp)
+
+    def test_no_committed_offset_yet(self, consumer: Any) -> None:
+        """A partition the group never committed starts where the log starts."""
+        tp = TP(TOPIC, 0)
+        consumer._committed_offset[tp] = None
+        consumer.ack(message(5, 2))
+        assert 6 == consumer._new_offset(tp)
