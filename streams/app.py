@@ -18,7 +18,7 @@ import faust
 
 from sla.calendar import build_calendars
 from sla.policy import PolicySpec
-from streams import alerting, clocks, explain_view, ingest, skipped_acks, watchdog, web
+from streams import alerting, clocks, explain_view, ingest, reread, skipped_acks, watchdog, web
 from streams.kafka_auth import broker_credentials
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import Metrics
@@ -166,6 +166,7 @@ def create_app(
         shadow.register(runtime, _load_policy(settings.shadow_policies))
     web.register(runtime)
     watchdog.register(runtime)  # stops the worker when the broker lost its topics
+    reread.register(runtime)  # reads a partition again whose committed message was passed over
     explain_view.register(runtime)
     alerting.register(runtime)
     return runtime

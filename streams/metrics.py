@@ -167,6 +167,11 @@ class Metrics:
             "Unix time of the last message read from a source topic.",
             "topic",
         )
+        self.partition_rereads = counter(
+            "slawatch_partition_rereads",
+            "Partitions sought back to their committed offset: a message there was passed over.",
+            "topic",
+        )
         self.broker_checks = counter(
             "slawatch_broker_checks",
             "Broker watchdog checks: ok (topics and offsets as expected) or skipped (no answer).",

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["first_uncommitted", "head_is_missing", "install", "is_skipped"]
+__all__ = ["first_uncommitted", "head_is_missing", "head_offset", "install", "is_skipped"]
 
 _MARK = "_slawatch_skipped_guard"
+
+#: Consumer attribute: per partition, the lowest offset skipped and not yet committed past.
+_SKIPPED = "_slawatch_skipped"
 
 
 def is_skipped(app: Any, message: Any) -> bool:
@@ -54,19 +57,33 @@ def first_uncommitted(consumer: Any, tp: Any) -> int | None:
     return head
 
 
+def head_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset the partition's next commit must not pass before its message is done.
+
+    The committed offset; where the group never committed (Faust keeps None, also for a
+    committed 0), the lowest offset skipped since, if any (:func:`install` notes it).
+    """
+    committed: int | None = consumer._committed_offset.get(tp)
+    if committed is not None and committed >= 0:
+        return committed
+    skipped: int | None = getattr(consumer, _SKIPPED, {}).get(tp)
+    return skipped
+
+
 def head_is_missing(consumer: Any, tp: Any) -> bool:
-    """True when the committed offset's own message is not done yet, but later ones are.
+    """True when the head's own message (:func:`head_offset`) is not done, but later ones are.
 
     Faust's commit then goes ahead, past that message: its check (``min(acked) -
     committed > 1``) reads the committed offset as the last one processed, while Kafka's
-    committed offset, and Faust's own record of it, is the *next* one to read. A message
-    fetched around a rebalance and never handed to an agent (or skipped, above) right at the
+    committed offset, and Faust's own record of it, is the *next* one to read; and where the
+    group never committed, it commits whatever run of offsets is done. A message fetched
+    around a rebalance and never handed to an agent (or skipped, above) right at the
     committed offset was lost that way: found with a breach record that no alert agent ever
     saw, once the next messages were processed and committed (2026-11-25).
     """
-    committed = consumer._committed_offset.get(tp)
-    head = first_uncommitted(consumer, tp)
-    return committed is not None and committed >= 0 and head is not None and head > committed
+    head = head_offset(consumer, tp)
+    done = first_uncommitted(consumer, tp)
+    return head is not None and head >= 0 and done is not None and done > head
 
 
 def install() -> None:
@@ -90,6 +107,9 @@ def install() -> None:
         if head_is_missing(self, tp):
             return None
         result: int | None = original_new_offset(self, tp)
+        skipped = getattr(self, _SKIPPED, {})
+        if result is not None and skipped.get(tp, result) < result:
+            del skipped[tp]  # read again and done: the commit may pass it
         return result
 
     cls._new_offset = _new_offset  # type: ignore[method-assign]  # wrapping Faust's method
@@ -100,6 +120,8 @@ def install() -> None:
         with ack_lock:
             if message.acked:
                 return False
+            skipped = self.__dict__.setdefault(_SKIPPED, {})
+            skipped[message.tp] = min(message.offset, skipped.get(message.tp, message.offset))
             message.acked = True  # done for Faust: the revoke does not wait for it
             self._unacked_messages.discard(message)
             notify(self._waiting_for_ack)

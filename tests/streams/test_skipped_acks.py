@@ -104,3 +104,18 @@ class TestCommitHead:
         consumer._committed_offset[tp] = None
         consumer.ack(message(5, 2))
         assert 6 == consumer._new_offset(tp)
+
+    def test_a_skip_before_any_commit_holds_the_commit(self, consumer: Any) -> None:
+        """Never committed: 3 skipped, 4 and 5 done; the commit waits for 3, then passes it."""
+        tp = TP(TOPIC, 0)
+        consumer._committed_offset[tp] = None
+        consumer.ack(message(3, 1))
+        consumer.ack(message(4, 2))
+        consumer.ack(message(5, 2))
+        held = (consumer._new_offset(tp), skipped_acks.head_offset(consumer, tp))
+        consumer.ack(message(3, 2))  # read again, processed this time
+        assert ((None, 3), 6, None) == (
+            held,
+            consumer._new_offset(tp),
+            skipped_acks.head_offset(consumer, tp),
+        )
