@@ -8,9 +8,9 @@ glibc's ``mallinfo2`` (in use, free), pymalloc's arenas and blocks, the ``gc`` g
 the count of tracked objects by type. So growth can be told apart: live objects, garbage
 waiting for the collector, or free memory the allocator keeps.
 
-Options (environment): ``SLAWATCH_DIAG_FRAMES`` (12; 0 = no tracemalloc) with
-``SLAWATCH_DIAG_SNAP_EVERY`` (a tracemalloc snapshot every N lines, for
-``Snapshot.compare_to``); ``SLAWATCH_DIAG_TRIM_EVERY`` (a full collection, then
+Options (environment): ``SLAWATCH_DIAG_FRAMES`` (tracemalloc's frames per traceback; 0, the
+default, = no tracemalloc) with ``SLAWATCH_DIAG_SNAP_EVERY`` (a tracemalloc snapshot every N
+lines, for ``Snapshot.compare_to``); ``SLAWATCH_DIAG_TRIM_EVERY`` (a full collection, then
 ``malloc_trim`` unless ``SLAWATCH_DIAG_TRIM=0``, every N lines: an experiment that changes the
 worker); ``SLAWATCH_DIAG_GARBAGE_AT`` (at line N, the garbage a full collection finds, by type).
 Without ``--diag`` nothing here runs; production never loads it.
@@ -181,7 +181,7 @@ def _start() -> None:
         return
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
-    frames = int(os.environ.get("SLAWATCH_DIAG_FRAMES", "12"))
+    frames = int(os.environ.get("SLAWATCH_DIAG_FRAMES", "0"))
     if frames:
         tracemalloc.start(frames)
     every = float(os.environ.get("SLAWATCH_DIAG_EVERY", "30"))
