@@ -46,5 +46,5 @@ def install() -> None:
         self._records_iterator = unpack(weakref.proxy(self))
 
     __init__.__doc__ = original_init.__doc__
-    PartitionRecords.__init__ = __init__  # type: ignore[method-assign]  # wrapping aiokafka's
+    PartitionRecords.__init__ = __init__  # wrapping aiokafka's (untyped)
     setattr(PartitionRecords, _MARK, True)
