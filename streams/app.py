@@ -18,16 +18,7 @@ import faust
 
 from sla.calendar import build_calendars
 from sla.policy import PolicySpec
-from streams import (
-    alerting,
-    clocks,
-    explain_view,
-    fetch_buffers,
-    ingest,
-    skipped_acks,
-    watchdog,
-    web,
-)
+from streams import alerting, clocks, explain_view, ingest, skipped_acks, watchdog, web
 from streams.kafka_auth import broker_credentials
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import Metrics
@@ -139,6 +130,8 @@ def create_app(
         metrics: the metrics holder; a fresh registry when None.
     """
     skipped_acks.install()  # a record skipped around a rebalance is never committed
+    from streams import fetch_buffers
+
     fetch_buffers.install()  # records a rebalance drops are freed at once (no cycle)
     if settings.tansu:
         from streams import tansu
