@@ -72,6 +72,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             # Closed cases leave the table after the retention, so what the workers hold levels
             # off at (rate x close share x retention) plus the breached cases nobody closes.
             stack.extra_env["SLAWATCH_RETENTION"] = args.retention
+            if args.diag is not None:
+                # bench/diag/sitecustomize.py: memory figures of w0 over time (see there).
+                stack.extra_env["PYTHONPATH"] = str(ROOT / "bench" / "diag")
+                stack.extra_env["SLAWATCH_DIAG_DIR"] = str(args.diag)
             try:
                 failover.start(2)
                 failover.begin_stream()
@@ -139,6 +143,12 @@ def main() -> None:
         "--close-share", type=float, default=0.9, help="share of cases closed in time"
     )
     parser.add_argument("--retention", default="5m", help="SLAWATCH_RETENTION of the workers")
+    parser.add_argument(
+        "--diag",
+        type=Path,
+        default=None,
+        help="write memory diagnostics of w0 to this folder (bench/diag)",
+    )
     parser.add_argument("--out", type=Path, default=Path("soak.json"), help="JSON report")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="slawatch-soak-"))

@@ -130,6 +130,9 @@ def create_app(
         metrics: the metrics holder; a fresh registry when None.
     """
     skipped_acks.install()  # a record skipped around a rebalance is never committed
+    from streams import fetch_buffers
+
+    fetch_buffers.install()  # records a rebalance drops are freed at once (no cycle)
     if settings.tansu:
         from streams import tansu
 
