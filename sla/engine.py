@@ -710,10 +710,14 @@ class Engine:
         A breach passes over warnings due with it, and of several warnings due at once only
         the highest threshold is sent (after downtime or a late start, one alert, not three).
         """
-        for clock_id, cycle in sorted(case.running(), key=lambda item: self._rank(item[0])):
-            due = [d for d in cycle.pending(self._calendar(cycle.terms)) if d.at <= now]
-            if not due:
-                continue
+        found = []
+        for clock_id, cycle in case.running():
+            pending = cycle.pending_dues(self._calendar(cycle.terms))
+            if pending and pending[0].at <= now:  # in time order: nothing due if the first is not
+                found.append((clock_id, cycle, [d for d in pending if d.at <= now]))
+        if len(found) > 1:
+            found.sort(key=lambda item: self._rank(item[0]))
+        for clock_id, cycle, due in found:
             for item in due:
                 if item.threshold is not None:
                     cycle.warned.append(item.threshold)
@@ -728,7 +732,7 @@ class Engine:
     def _next_due(self, case: CaseState) -> datetime | None:
         candidates: list[datetime] = []
         for _, cycle in case.running():
-            pending = cycle.pending(self._calendar(cycle.terms))
+            pending = cycle.pending_dues(self._calendar(cycle.terms))
             if pending:
                 candidates.append(pending[0].at)
         candidates.extend(o.occurred_at + self._lateness for o in case.orphans)
