@@ -65,9 +65,12 @@ def open_cycle_keys(data: Mapping[str, Any]) -> tuple[OpenCycleKey, ...]:
     return tuple(keys)
 
 
+_PLAIN = (str, int, float, bool)
+
+
 def _json_scalar(value: Any) -> JsonScalar:
     """Attribute values as stored: datetimes as ISO text, anything unusual as its text."""
-    if value is None or isinstance(value, str | int | float | bool):
+    if value is None or isinstance(value, _PLAIN):
         return value
     if isinstance(value, datetime):
         return format_time(value) if value.tzinfo is not None else value.isoformat()
@@ -96,8 +99,6 @@ class CaseEvent:
             sequence=event.sequence,
         )
 
-
-_PLAIN = (str, int, float, bool)
 
 
 def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:

@@ -23,7 +23,7 @@ the terms the current policy gives for its start and records the current version
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -92,6 +92,8 @@ _ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
 _END_ROLES: tuple[EndKind, ...] = ("cancel", "reset", "stop")
 _MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
 _OWNER_KEYS = ("region", "department", "assignee")
+_START = frozenset({"start"})
+_RESUME = frozenset({"resume"})
 #: (role, event) pairs that are keywords, not event types: start: first_event, resume: other.
 _KEYWORDS = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
 
@@ -136,6 +138,12 @@ class _Rules:
     by_type: Mapping[str, tuple[tuple[str, AttributeFilter], ...]]
     first: tuple[AttributeFilter, ...] = ()
     other: tuple[AttributeFilter, ...] = ()
+    #: Event type -> its roles, for the types whose conditions have no attribute filter (the
+    #: roles are then the same for every event of the type; :meth:`roles` runs per event).
+    fixed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: ``first`` / ``other`` hold a condition without a filter: it matches every event.
+    first_always: bool = False
+    other_always: bool = False
 
     @classmethod
     def of(cls, policy: ClockPolicy) -> _Rules:
@@ -147,7 +155,20 @@ class _Rules:
                 keyword = (role, condition.event) in _KEYWORDS
                 if not keyword:
                     by_type.setdefault(condition.event, []).append((role, condition.when))
-        return cls(policy, {k: tuple(v) for k, v in by_type.items()}, first, other)
+        fixed = {
+            t: frozenset(role for role, _ in found)
+            for t, found in by_type.items()
+            if not any(when for _, when in found)
+        }
+        return cls(
+            policy,
+            {k: tuple(v) for k, v in by_type.items()},
+            first,
+            other,
+            fixed,
+            any(not when for when in first),
+            any(not when for when in other),
+        )
 
     @property
     def any_type(self) -> bool:
@@ -156,6 +177,8 @@ class _Rules:
 
     def starts_first(self, event: CaseEvent) -> bool:
         """Whether ``event``, as the case's first, starts this clock (``start: first_event``)."""
+        if self.first_always:
+            return True
         return any(matches(when, event.attributes) for when in self.first)
 
     def roles(self, event: CaseEvent, first: bool = False) -> frozenset[str]:
@@ -164,12 +187,15 @@ class _Rules:
         ``first``: the event is the case's first; with ``start: first_event`` it starts the
         clock and plays no other role unless ``first_event_also`` names it.
         """
-        found = self.by_type.get(event.event_type, ())
-        roles = frozenset(role for role, when in found if matches(when, event.attributes))
+        roles = self.fixed.get(event.event_type)
+        if roles is None:
+            found = self.by_type.get(event.event_type, ())
+            roles = frozenset(role for role, when in found if matches(when, event.attributes))
         if first and self.starts_first(event):
-            return frozenset({"start"}) | (roles & frozenset(self.policy.first_event_also))
-        if not roles and any(matches(when, event.attributes) for when in self.other):
-            return frozenset({"resume"})
+            return _START | (roles & frozenset(self.policy.first_event_also))
+        if not roles and self.other:
+            if self.other_always or any(matches(w, event.attributes) for w in self.other):
+                return _RESUME
         return roles
 
 

@@ -49,6 +49,7 @@ from sources.recorded import (
     DecodeStats,
     ProgressHook,
     Source,
+    canonical_events,
     load_events,
     parse_sources,
     stream_events,
@@ -71,6 +72,9 @@ DEFAULT_RETENTION = timedelta(days=400)
 
 #: Failed events quoted in the summary, at most.
 _EXAMPLES = 5
+
+
+_BREACH_EFFECTS = (Breached, BreachRetracted)
 
 
 @dataclass
@@ -100,7 +104,7 @@ class ReplayResult:
         effect = item.effect
         if isinstance(effect, ClockEnded):
             self.outcomes.append(effect.record)
-        elif isinstance(effect, Breached | BreachRetracted):
+        elif isinstance(effect, _BREACH_EFFECTS):
             self.breaches.append(effect.record)
         elif isinstance(effect, WarningDue):
             self.warnings += 1
@@ -175,8 +179,7 @@ def run_replay(
 
 def decoded(payloads: Iterable[bytes]) -> Iterator[LifecycleEvent]:
     """Events from the compact JSON :func:`load_events` returns."""
-    for payload in payloads:
-        yield LifecycleEvent.model_validate_json(payload)
+    return canonical_events(payloads)
 
 
 def replay_files(

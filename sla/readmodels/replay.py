@@ -105,6 +105,10 @@ def event_order(event: LifecycleEvent) -> tuple[datetime, int]:
     return (event.occurred_at.astimezone(UTC), -1 if event.sequence is None else event.sequence)
 
 
+#: Effects that carry a record of an open or ending cycle (a tuple: built once, not per call).
+_RECORD_EFFECTS = (WarningDue, Breached, BreachRetracted, ClockEnded)
+
+
 @dataclass
 class _Open:
     ref: ClockRef
@@ -179,7 +183,8 @@ class Replay:
             state = self._revive(event)
         step = self._engine.apply(state, event, now)
         self._take(event.case_id, step, now, event, out)
-        self._fire(now, out)
+        if self._heap and self._heap[0][0] <= now:  # the step scheduled something due now
+            self._fire(now, out)
         return out
 
     def _revive(self, event: LifecycleEvent) -> CaseState:
@@ -272,7 +277,7 @@ class Replay:
             key = (ref.case_id, ref.clock, ref.cycle)
             self._open[key] = _Open(ref, effect.started_at, effect.deadline)
             return
-        if isinstance(effect, WarningDue | Breached | BreachRetracted | ClockEnded):
+        if isinstance(effect, _RECORD_EFFECTS):
             record = effect.record
             key = (record.case_id, record.clock, record.cycle)
             if isinstance(effect, ClockEnded):
