@@ -142,6 +142,8 @@ class Replay:
         self._states: dict[str, Any] = {}
         self._due: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, int, str]] = []
+        #: (case, due) of the heap's entries not popped yet: one entry per pair is enough.
+        self._queued: set[tuple[str, datetime]] = set()
         self._seq = 0
         self._open: dict[tuple[str, str, int], _Open] = {}
         #: Case id -> clock id -> cycles numbered, for cases retention forgot.
@@ -231,6 +233,7 @@ class Replay:
         assert self._time is not None
         while self._heap and self._heap[0][0] <= until:
             due, _, case_id = heapq.heappop(self._heap)
+            self._queued.discard((case_id, due))
             if self._due.get(case_id) != due or case_id not in self._states:
                 continue  # superseded by a later step of the same case
             del self._due[case_id]
@@ -261,8 +264,13 @@ class Replay:
             else:
                 due = step.next_due.astimezone(UTC)
                 self._due[case_id] = due
-                self._seq += 1
-                heapq.heappush(self._heap, (due, self._seq, case_id))
+                # A case fires at its first entry still queued for its due time (a later one
+                # for the same time finds it fired), so that entry keeps its place: pushing
+                # another would only add one more to pop.
+                if (case_id, due) not in self._queued:
+                    self._queued.add((case_id, due))
+                    self._seq += 1
+                    heapq.heappush(self._heap, (due, self._seq, case_id))
         for effect in step.effects:
             self._track(effect)
             emitted = Emitted(case_id=case_id, at=now, effect=effect, event=event)
