@@ -756,16 +756,27 @@ class Engine:
                 effects.append(WarningDue(warning))
 
     def _next_due(self, case: CaseState) -> datetime | None:
-        candidates: list[datetime] = []
-        for _, cycle in case.running():
+        """The earliest of: the open cycles' next warning or breach, the waiting events'
+        expiries, and the purge of an idle case (one pass: it runs after every step)."""
+        earliest: datetime | None = None
+        idle = not case.orphans
+        for track in case.clocks.values():
+            cycle = track.running
+            if cycle is None:
+                continue
+            idle = False
             pending = cycle.pending_dues(self._calendar(cycle.terms))
-            if pending:
-                candidates.append(pending[0].at)
-        candidates.extend(o.occurred_at + self._lateness for o in case.orphans)
-        purge_at = self._purge_at(case)
-        if purge_at is not None:
-            candidates.append(purge_at)
-        return min(candidates, default=None)
+            if pending and (earliest is None or pending[0].at < earliest):
+                earliest = pending[0].at
+        for orphan in case.orphans:
+            expiry = orphan.occurred_at + self._lateness
+            if earliest is None or expiry < earliest:
+                earliest = expiry
+        if idle and case.touched_at is not None:
+            purge_at = case.touched_at + self._retention
+            if earliest is None or purge_at < earliest:
+                earliest = purge_at
+        return earliest
 
     def _purge_at(self, case: CaseState) -> datetime | None:
         if not case.idle() or case.touched_at is None:
