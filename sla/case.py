@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sla.clock import Cycle, format_time, parse_time
-from sla.events import Attributes, LifecycleEvent
+from sla.events import Attributes, LifecycleEvent, set_attributes
 from sla.zones import utc
 
 __all__ = [
@@ -100,23 +100,11 @@ class CaseEvent:
         )
 
 
-
 def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:
-    """The event's attributes that are set, JSON-safe, declared ones first, then the extras.
-
-    What ``model_dump(exclude_none=True)`` gives, read straight from the model (this runs for
-    every event); extras that are not plain scalars (never so from JSON) take that path.
-    """
-    extra = attributes.__pydantic_extra__ or {}
-    if not all(value is None or type(value) in _PLAIN for value in extra.values()):
-        raw = attributes.model_dump(exclude_none=True)
-        return {k: _json_scalar(v) for k, v in raw.items() if v is not None}
-    values: dict[str, JsonScalar] = {}
-    for source in (attributes.__dict__, extra):
-        for key, value in source.items():
-            if value is not None:
-                values[key] = value if type(value) is str else _json_scalar(value)
-    return values
+    """The event's attributes that are set, JSON-safe (``model_dump`` order)."""
+    return {
+        k: v if type(v) is str else _json_scalar(v) for k, v in set_attributes(attributes).items()
+    }
 
 
 @dataclass
@@ -284,12 +272,7 @@ class CaseState:
 
     def idle(self) -> bool:
         """No open cycle and no waiting event: only the purge is left to do."""
-        if self.orphans:
-            return False
-        for track in self.clocks.values():
-            if track.running is not None:
-                return False
-        return True
+        return not self.orphans and all(t.running is None for t in self.clocks.values())
 
     def clone(self) -> CaseState:
         """A copy that can change without changing this one.

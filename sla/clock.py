@@ -126,7 +126,12 @@ class Closing:
 #: What a cycle's remembered due times were computed from: calendar, terms, start, promise,
 #: marks, and the pause intervals those marks make (what the due times actually depend on).
 _Basis = tuple[
-    Calendar, ClockTerms, datetime, datetime | None, list[Mark], list[tuple[datetime, datetime | None]]
+    Calendar,
+    ClockTerms,
+    datetime,
+    datetime | None,
+    list[Mark],
+    list[tuple[datetime, datetime | None]],
 ]
 
 
@@ -263,7 +268,14 @@ class Cycle:
                 return self._memo
             pauses = self.pauses()
             if basis[5] == pauses:
-                self._memo_basis = (calendar, basis[1], basis[2], basis[3], list(self.marks), pauses)
+                self._memo_basis = (
+                    calendar,
+                    basis[1],
+                    basis[2],
+                    basis[3],
+                    list(self.marks),
+                    pauses,
+                )
                 return self._memo
         else:
             pauses = self.pauses()

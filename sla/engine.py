@@ -193,9 +193,12 @@ class _Rules:
             roles = frozenset(role for role, when in found if matches(when, event.attributes))
         if first and self.starts_first(event):
             return _START | (roles & frozenset(self.policy.first_event_also))
-        if not roles and self.other:
-            if self.other_always or any(matches(w, event.attributes) for w in self.other):
-                return _RESUME
+        if (
+            not roles
+            and self.other
+            and (self.other_always or any(matches(w, event.attributes) for w in self.other))
+        ):
+            return _RESUME
         return roles
 
 

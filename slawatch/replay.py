@@ -38,7 +38,7 @@ from rich.progress import (
 from sla.config_file import ConfigError
 from sla.effects import Breached, BreachRetracted, ClockEnded, EventIgnored, WarningDue
 from sla.engine import Engine
-from sla.events import LifecycleEvent
+from sla.events import LifecycleEvent, set_attributes
 from sla.policy import PolicySpec
 from sla.policy_file import load_policy
 from sla.readmodels.replay import Emitted, Replay
@@ -114,9 +114,8 @@ class ReplayResult:
 
 def _remember(cases: dict[str, dict[str, Any]], event: LifecycleEvent) -> None:
     """Keep each case's latest attribute values (class, channel, satisfaction) for reports."""
-    attributes = event.attributes.model_dump(exclude_none=True)
     book = cases.setdefault(event.case_id, {})
-    book.update({k: v for k, v in attributes.items() if v != ""})
+    book.update({k: v for k, v in set_attributes(event.attributes).items() if v != ""})
 
 
 def run_replay(

@@ -373,7 +373,9 @@ class TestCanonicalEvents:
         payloads = [LifecycleEvent.__pydantic_serializer__.to_json(e) for e in events]
         expected = [LifecycleEvent.model_validate_json(p) for p in payloads]
         read = list(canonical_events(payloads))
-        assert [(type(e), e, e.model_fields_set, e.attributes.model_fields_set) for e in expected] == [
-            (type(e), e, e.model_fields_set, e.attributes.model_fields_set) for e in read
-        ]
+
+        def shape(e: LifecycleEvent) -> tuple[object, ...]:
+            return (type(e), e, e.model_fields_set, e.attributes.model_fields_set)
+
+        assert [shape(e) for e in expected] == [shape(e) for e in read]
         assert [repr(e.occurred_at) for e in expected] == [repr(e.occurred_at) for e in read]
