@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import sys
@@ -33,7 +34,8 @@ from slawatch.replay import decoded, run_replay  # noqa: E402
 from sources.recorded import DecodeStats, load_events, parse_sources  # noqa: E402
 from sources.topics import load_topics  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+#: The logs: ``$SLAWATCH_TEST_DATA`` when set (as the dataset tests read it), else beside the repo.
+DATA = Path(os.environ.get("SLAWATCH_TEST_DATA") or ROOT.parent / "shared" / "data")
 DATASETS = ROOT / "config" / "datasets"
 README = ROOT / "bench" / "README.md"
 BEGIN = "<!-- replay-bench:begin -->"

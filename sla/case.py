@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sla.clock import Cycle, format_time, parse_time
-from sla.events import LifecycleEvent
+from sla.events import Attributes, LifecycleEvent, set_attributes
 from sla.zones import utc
 
 __all__ = [
@@ -65,9 +65,12 @@ def open_cycle_keys(data: Mapping[str, Any]) -> tuple[OpenCycleKey, ...]:
     return tuple(keys)
 
 
+_PLAIN = (str, int, float, bool)
+
+
 def _json_scalar(value: Any) -> JsonScalar:
     """Attribute values as stored: datetimes as ISO text, anything unusual as its text."""
-    if value is None or isinstance(value, str | int | float | bool):
+    if value is None or isinstance(value, _PLAIN):
         return value
     if isinstance(value, datetime):
         return format_time(value) if value.tzinfo is not None else value.isoformat()
@@ -88,14 +91,20 @@ class CaseEvent:
 
     @classmethod
     def of(cls, event: LifecycleEvent) -> CaseEvent:
-        raw = event.attributes.model_dump(exclude_none=True)
         return cls(
             event_id=event.event_id,
             event_type=event.event_type,
             at=utc(event.occurred_at, "occurred_at"),
-            attributes={k: _json_scalar(v) for k, v in raw.items() if v is not None},
+            attributes=_attribute_values(event.attributes),
             sequence=event.sequence,
         )
+
+
+def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:
+    """The event's attributes that are set, JSON-safe (``model_dump`` order)."""
+    return {
+        k: v if type(v) is str else _json_scalar(v) for k, v in set_attributes(attributes).items()
+    }
 
 
 @dataclass
@@ -114,6 +123,18 @@ class Orphan:
     clocks: list[str]
     used: bool = False
     sequence: int | None = None
+
+    def copy(self) -> Orphan:
+        """A copy whose ``clocks`` list can change (attributes are never changed in place)."""
+        return Orphan(
+            self.event_id,
+            self.event_type,
+            self.occurred_at,
+            self.attributes,
+            list(self.clocks),
+            self.used,
+            self.sequence,
+        )
 
     def event(self) -> CaseEvent:
         return CaseEvent(
@@ -164,8 +185,11 @@ class ClockTrack:
     last: EndedCycle | None = None
 
     def clone(self) -> ClockTrack:
-        running = None if self.running is None else self.running.clone()
-        return ClockTrack(self.cycles, running, self.last)
+        copy = object.__new__(ClockTrack)  # a plain copy, without the dataclass __init__
+        copy.__dict__ = state = self.__dict__.copy()
+        if self.running is not None:
+            state["running"] = self.running.clone()
+        return copy
 
     def to_json(self) -> dict[str, Any]:
         last = self.last
@@ -251,30 +275,22 @@ class CaseState:
         return not self.orphans and all(t.running is None for t in self.clocks.values())
 
     def clone(self) -> CaseState:
-        """A copy that can change without changing this one."""
-        copy = CaseState(
-            case_id=self.case_id,
-            case_kind=self.case_kind,
-            attributes=dict(self.attributes),
-            attribute_times=dict(self.attribute_times),
-            seen=list(self.seen),
-            clocks={k: t.clone() for k, t in self.clocks.items()},
-            orphans=[
-                Orphan(
-                    o.event_id,
-                    o.event_type,
-                    o.occurred_at,
-                    o.attributes,
-                    list(o.clocks),
-                    o.used,
-                    o.sequence,
-                )
-                for o in self.orphans
-            ],
-            touched_at=self.touched_at,
-        )
-        if self._seen_index is not None:
-            copy._seen_index = set(self._seen_index)
+        """A copy that can change without changing this one.
+
+        Built field by field without the dataclass ``__init__`` (the engine clones the state
+        on every event and timer); every mutable field is copied.
+        """
+        copy = object.__new__(CaseState)
+        copy.case_id = self.case_id
+        copy.case_kind = self.case_kind
+        copy.attributes = self.attributes.copy()
+        copy.attribute_times = self.attribute_times.copy()
+        copy.seen = self.seen.copy()
+        copy.clocks = {k: t.clone() for k, t in self.clocks.items()}
+        copy.orphans = [o.copy() for o in self.orphans]
+        copy.touched_at = self.touched_at
+        index = self._seen_index
+        copy._seen_index = None if index is None else index.copy()
         return copy
 
     def to_json(self) -> dict[str, Any]:

@@ -123,8 +123,16 @@ class Closing:
         return "breached" if self.late else "met"
 
 
-#: What a cycle's remembered due times were computed from: calendar, terms, start, promise, marks.
-_Basis = tuple[Calendar, ClockTerms, datetime, datetime | None, list[Mark]]
+#: What a cycle's remembered due times were computed from: calendar, terms, start, promise,
+#: marks, and the pause intervals those marks make (what the due times actually depend on).
+_Basis = tuple[
+    Calendar,
+    ClockTerms,
+    datetime,
+    datetime | None,
+    list[Mark],
+    list[tuple[datetime, datetime | None]],
+]
 
 
 @dataclass
@@ -242,25 +250,45 @@ class Cycle:
         return due
 
     def _memo_for(self, calendar: Calendar) -> dict[float, datetime | None]:
-        """The memo of due times, emptied when what they were computed from has changed."""
+        """The memo of due times, emptied when what they were computed from has changed.
+
+        New marks that leave the pause intervals as they were (a resume while running, a
+        pause while paused: "resume: other" adds one on most events) keep the memo: the due
+        times depend on the intervals, not on the marks.
+        """
         basis = self._memo_basis
         if (
-            basis is None
-            or basis[0] is not calendar
-            or basis[1] is not self.terms
-            or basis[2] is not self.started_at
-            or basis[3] is not self.fixed_deadline
-            or basis[4] != self.marks
+            basis is not None
+            and basis[0] is calendar
+            and basis[1] is self.terms
+            and basis[2] is self.started_at
+            and basis[3] is self.fixed_deadline
         ):
-            self._memo_basis = (
-                calendar,
-                self.terms,
-                self.started_at,
-                self.fixed_deadline,
-                list(self.marks),
-            )
-            self._memo = {}
-            self._pending = None
+            if basis[4] == self.marks:
+                return self._memo
+            pauses = self.pauses()
+            if basis[5] == pauses:
+                self._memo_basis = (
+                    calendar,
+                    basis[1],
+                    basis[2],
+                    basis[3],
+                    list(self.marks),
+                    pauses,
+                )
+                return self._memo
+        else:
+            pauses = self.pauses()
+        self._memo_basis = (
+            calendar,
+            self.terms,
+            self.started_at,
+            self.fixed_deadline,
+            list(self.marks),
+            pauses,
+        )
+        self._memo = {}
+        self._pending = None
         return self._memo
 
     def _compute_due_at(
@@ -286,13 +314,20 @@ class Cycle:
 
         Once the breach is sent no warning follows it, even if a late pause moved the deadline.
         """
+        return list(self.pending_dues(calendar))
+
+    def pending_dues(self, calendar: Calendar) -> tuple[Due, ...]:
+        """:meth:`pending` as the remembered tuple, not copied: the engine only reads it."""
         self._memo_for(calendar)  # drops a stale answer
-        warned = tuple(self.warned)
         cached = self._pending
-        if cached is not None and cached[0] == warned and cached[1] == self.breach_emitted:
-            return list(cached[2])
-        dues = self._compute_pending(calendar)
-        self._pending = (warned, self.breach_emitted, tuple(dues))
+        if (
+            cached is not None
+            and cached[1] == self.breach_emitted
+            and cached[0] == tuple(self.warned)
+        ):
+            return cached[2]
+        dues = tuple(self._compute_pending(calendar))
+        self._pending = (tuple(self.warned), self.breach_emitted, dues)
         return dues
 
     def _compute_pending(self, calendar: Calendar) -> list[Due]:
@@ -340,24 +375,17 @@ class Cycle:
         return Closing(kind, at, deadline, elapsed, paused, late, status)
 
     def clone(self) -> Cycle:
-        """A copy that can change without changing this one (it keeps the memo of due times)."""
-        copy = Cycle(
-            number=self.number,
-            started_at=self.started_at,
-            start_event_id=self.start_event_id,
-            policy_version=self.policy_version,
-            terms=self.terms,
-            fixed_deadline=self.fixed_deadline,
-            clock_team=self.clock_team,
-            marks=list(self.marks),
-            warned=list(self.warned),
-            breach_emitted=self.breach_emitted,
-            start_sequence=self.start_sequence,
-        )
-        if self._memo_basis is not None:
-            copy._memo_basis = self._memo_basis  # never mutated: replaced when stale
-            copy._memo = dict(self._memo)
-            copy._pending = self._pending
+        """A copy that can change without changing this one (it keeps the memo of due times).
+
+        Built without the dataclass ``__init__`` (the engine clones every open cycle on every
+        event and timer): the attributes are taken over and the mutable ones copied.
+        """
+        copy = object.__new__(Cycle)
+        copy.__dict__ = state = self.__dict__.copy()
+        state["marks"] = self.marks.copy()
+        state["warned"] = self.warned.copy()
+        # The memo's basis is never mutated (it is replaced when stale), so it is shared.
+        state["_memo"] = self._memo.copy()
         return copy
 
     def precedes_start(self, at: datetime, sequence: int | None) -> bool:

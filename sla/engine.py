@@ -23,7 +23,7 @@ the terms the current policy gives for its start and records the current version
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -92,6 +92,8 @@ _ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
 _END_ROLES: tuple[EndKind, ...] = ("cancel", "reset", "stop")
 _MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
 _OWNER_KEYS = ("region", "department", "assignee")
+_START = frozenset({"start"})
+_RESUME = frozenset({"resume"})
 #: (role, event) pairs that are keywords, not event types: start: first_event, resume: other.
 _KEYWORDS = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
 
@@ -136,6 +138,12 @@ class _Rules:
     by_type: Mapping[str, tuple[tuple[str, AttributeFilter], ...]]
     first: tuple[AttributeFilter, ...] = ()
     other: tuple[AttributeFilter, ...] = ()
+    #: Event type -> its roles, for the types whose conditions have no attribute filter (the
+    #: roles are then the same for every event of the type; :meth:`roles` runs per event).
+    fixed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: ``first`` / ``other`` hold a condition without a filter: it matches every event.
+    first_always: bool = False
+    other_always: bool = False
 
     @classmethod
     def of(cls, policy: ClockPolicy) -> _Rules:
@@ -147,7 +155,20 @@ class _Rules:
                 keyword = (role, condition.event) in _KEYWORDS
                 if not keyword:
                     by_type.setdefault(condition.event, []).append((role, condition.when))
-        return cls(policy, {k: tuple(v) for k, v in by_type.items()}, first, other)
+        fixed = {
+            t: frozenset(role for role, _ in found)
+            for t, found in by_type.items()
+            if not any(when for _, when in found)
+        }
+        return cls(
+            policy,
+            {k: tuple(v) for k, v in by_type.items()},
+            first,
+            other,
+            fixed,
+            any(not when for when in first),
+            any(not when for when in other),
+        )
 
     @property
     def any_type(self) -> bool:
@@ -156,6 +177,8 @@ class _Rules:
 
     def starts_first(self, event: CaseEvent) -> bool:
         """Whether ``event``, as the case's first, starts this clock (``start: first_event``)."""
+        if self.first_always:
+            return True
         return any(matches(when, event.attributes) for when in self.first)
 
     def roles(self, event: CaseEvent, first: bool = False) -> frozenset[str]:
@@ -164,12 +187,18 @@ class _Rules:
         ``first``: the event is the case's first; with ``start: first_event`` it starts the
         clock and plays no other role unless ``first_event_also`` names it.
         """
-        found = self.by_type.get(event.event_type, ())
-        roles = frozenset(role for role, when in found if matches(when, event.attributes))
+        roles = self.fixed.get(event.event_type)
+        if roles is None:
+            found = self.by_type.get(event.event_type, ())
+            roles = frozenset(role for role, when in found if matches(when, event.attributes))
         if first and self.starts_first(event):
-            return frozenset({"start"}) | (roles & frozenset(self.policy.first_event_also))
-        if not roles and any(matches(when, event.attributes) for when in self.other):
-            return frozenset({"resume"})
+            return _START | (roles & frozenset(self.policy.first_event_also))
+        if (
+            not roles
+            and self.other
+            and (self.other_always or any(matches(w, event.attributes) for w in self.other))
+        ):
+            return _RESUME
         return roles
 
 
@@ -710,10 +739,14 @@ class Engine:
         A breach passes over warnings due with it, and of several warnings due at once only
         the highest threshold is sent (after downtime or a late start, one alert, not three).
         """
-        for clock_id, cycle in sorted(case.running(), key=lambda item: self._rank(item[0])):
-            due = [d for d in cycle.pending(self._calendar(cycle.terms)) if d.at <= now]
-            if not due:
-                continue
+        found = []
+        for clock_id, cycle in case.running():
+            pending = cycle.pending_dues(self._calendar(cycle.terms))
+            if pending and pending[0].at <= now:  # in time order: nothing due if the first is not
+                found.append((clock_id, cycle, [d for d in pending if d.at <= now]))
+        if len(found) > 1:
+            found.sort(key=lambda item: self._rank(item[0]))
+        for clock_id, cycle, due in found:
             for item in due:
                 if item.threshold is not None:
                     cycle.warned.append(item.threshold)
@@ -726,16 +759,27 @@ class Engine:
                 effects.append(WarningDue(warning))
 
     def _next_due(self, case: CaseState) -> datetime | None:
-        candidates: list[datetime] = []
-        for _, cycle in case.running():
-            pending = cycle.pending(self._calendar(cycle.terms))
-            if pending:
-                candidates.append(pending[0].at)
-        candidates.extend(o.occurred_at + self._lateness for o in case.orphans)
-        purge_at = self._purge_at(case)
-        if purge_at is not None:
-            candidates.append(purge_at)
-        return min(candidates, default=None)
+        """The earliest of: the open cycles' next warning or breach, the waiting events'
+        expiries, and the purge of an idle case (one pass: it runs after every step)."""
+        earliest: datetime | None = None
+        idle = not case.orphans
+        for track in case.clocks.values():
+            cycle = track.running
+            if cycle is None:
+                continue
+            idle = False
+            pending = cycle.pending_dues(self._calendar(cycle.terms))
+            if pending and (earliest is None or pending[0].at < earliest):
+                earliest = pending[0].at
+        for orphan in case.orphans:
+            expiry = orphan.occurred_at + self._lateness
+            if earliest is None or expiry < earliest:
+                earliest = expiry
+        if idle and case.touched_at is not None:
+            purge_at = case.touched_at + self._retention
+            if earliest is None or purge_at < earliest:
+                earliest = purge_at
+        return earliest
 
     def _purge_at(self, case: CaseState) -> datetime | None:
         if not case.idle() or case.touched_at is None:

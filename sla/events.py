@@ -13,7 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["CONTROL_PATTERN", "AttributeValue", "Attributes", "LifecycleEvent", "Printable"]
+__all__ = [
+    "CONTROL_PATTERN",
+    "AttributeValue",
+    "Attributes",
+    "LifecycleEvent",
+    "Printable",
+    "set_attributes",
+]
 
 AttributeValue = str | int | float | bool | None
 
@@ -105,6 +112,24 @@ class Attributes(BaseModel):
         if name in type(self).model_fields:
             return getattr(self, name)
         return (self.model_extra or {}).get(name)
+
+
+_PLAIN = (str, int, float, bool)
+
+
+def set_attributes(attributes: Attributes) -> dict[str, Any]:
+    """``attributes.model_dump(exclude_none=True)``, read straight from the model.
+
+    Declared attributes first, then the extras, as ``model_dump`` orders them; an extra that
+    is not a plain scalar (never so from JSON) goes through ``model_dump`` itself. The engine
+    and replay read every event's attributes, and ``model_dump`` costs several times this.
+    """
+    extra = attributes.__pydantic_extra__ or {}
+    if not all(value is None or type(value) in _PLAIN for value in extra.values()):
+        return attributes.model_dump(exclude_none=True)
+    values = {k: v for k, v in attributes.__dict__.items() if v is not None}
+    values.update((k, v) for k, v in extra.items() if v is not None)
+    return values
 
 
 class LifecycleEvent(BaseModel):

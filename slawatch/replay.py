@@ -38,7 +38,7 @@ from rich.progress import (
 from sla.config_file import ConfigError
 from sla.effects import Breached, BreachRetracted, ClockEnded, EventIgnored, WarningDue
 from sla.engine import Engine
-from sla.events import LifecycleEvent
+from sla.events import LifecycleEvent, set_attributes
 from sla.policy import PolicySpec
 from sla.policy_file import load_policy
 from sla.readmodels.replay import Emitted, Replay
@@ -49,6 +49,7 @@ from sources.recorded import (
     DecodeStats,
     ProgressHook,
     Source,
+    canonical_events,
     load_events,
     parse_sources,
     stream_events,
@@ -71,6 +72,9 @@ DEFAULT_RETENTION = timedelta(days=400)
 
 #: Failed events quoted in the summary, at most.
 _EXAMPLES = 5
+
+
+_BREACH_EFFECTS = (Breached, BreachRetracted)
 
 
 @dataclass
@@ -100,7 +104,7 @@ class ReplayResult:
         effect = item.effect
         if isinstance(effect, ClockEnded):
             self.outcomes.append(effect.record)
-        elif isinstance(effect, Breached | BreachRetracted):
+        elif isinstance(effect, _BREACH_EFFECTS):
             self.breaches.append(effect.record)
         elif isinstance(effect, WarningDue):
             self.warnings += 1
@@ -110,9 +114,8 @@ class ReplayResult:
 
 def _remember(cases: dict[str, dict[str, Any]], event: LifecycleEvent) -> None:
     """Keep each case's latest attribute values (class, channel, satisfaction) for reports."""
-    attributes = event.attributes.model_dump(exclude_none=True)
     book = cases.setdefault(event.case_id, {})
-    book.update({k: v for k, v in attributes.items() if v != ""})
+    book.update({k: v for k, v in set_attributes(event.attributes).items() if v != ""})
 
 
 def run_replay(
@@ -175,8 +178,7 @@ def run_replay(
 
 def decoded(payloads: Iterable[bytes]) -> Iterator[LifecycleEvent]:
     """Events from the compact JSON :func:`load_events` returns."""
-    for payload in payloads:
-        yield LifecycleEvent.model_validate_json(payload)
+    return canonical_events(payloads)
 
 
 def replay_files(

@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
+
+from pydantic_core import SchemaValidator
 
 from sla.events import LifecycleEvent
 from sla.readmodels.replay import event_order
@@ -30,6 +32,7 @@ __all__ = [
     "DecodeStats",
     "ProgressHook",
     "Source",
+    "canonical_events",
     "load_events",
     "parse_sources",
     "read_records",
@@ -216,14 +219,39 @@ def load_events(
     """
     keyed: list[tuple[float, int, int, bytes]] = []
     seq = 0
+    dump = LifecycleEvent.__pydantic_serializer__.to_json  # model_dump_json's bytes, unencoded
     for source in sources:
         for event in _decode(source, _counting(read_records(source), on_record), stats):
             order = -1 if event.sequence is None else event.sequence
-            payload = event.model_dump_json().encode()
+            payload = dump(event)
             keyed.append((event.occurred_at.timestamp(), order, seq, payload))
             seq += 1
     keyed.sort(key=lambda item: (item[0], item[1], item[2]))
     return [item[3] for item in keyed]
+
+
+def _without_checks(schema: Any) -> Any:
+    """A pydantic core schema without its Python before/after validators (see below)."""
+    if isinstance(schema, dict):
+        if schema.get("type") in ("function-after", "function-before"):
+            return _without_checks(schema["schema"])
+        return {key: _without_checks(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_without_checks(item) for item in schema]
+    return schema
+
+
+#: Reads back what :func:`load_events` wrote: the same model, parsed by the same core
+#: validator, minus the Python checks (control characters, offsets, bare numbers) those events
+#: already passed when they were mapped. About a third of the cost of reading one back.
+_CANONICAL = SchemaValidator(_without_checks(LifecycleEvent.__pydantic_core_schema__))
+
+
+def canonical_events(payloads: Iterable[bytes]) -> Iterator[LifecycleEvent]:
+    """The events of the canonical JSON :func:`load_events` returns (and only of that JSON)."""
+    validate = _CANONICAL.validate_json
+    for payload in payloads:
+        yield validate(payload)
 
 
 def _counting(

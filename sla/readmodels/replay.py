@@ -105,6 +105,10 @@ def event_order(event: LifecycleEvent) -> tuple[datetime, int]:
     return (event.occurred_at.astimezone(UTC), -1 if event.sequence is None else event.sequence)
 
 
+#: Effects that carry a record of an open or ending cycle (a tuple: built once, not per call).
+_RECORD_EFFECTS = (WarningDue, Breached, BreachRetracted, ClockEnded)
+
+
 @dataclass
 class _Open:
     ref: ClockRef
@@ -138,6 +142,8 @@ class Replay:
         self._states: dict[str, Any] = {}
         self._due: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, int, str]] = []
+        #: (case, due) of the heap's entries not popped yet: one entry per pair is enough.
+        self._queued: set[tuple[str, datetime]] = set()
         self._seq = 0
         self._open: dict[tuple[str, str, int], _Open] = {}
         #: Case id -> clock id -> cycles numbered, for cases retention forgot.
@@ -179,7 +185,8 @@ class Replay:
             state = self._revive(event)
         step = self._engine.apply(state, event, now)
         self._take(event.case_id, step, now, event, out)
-        self._fire(now, out)
+        if self._heap and self._heap[0][0] <= now:  # the step scheduled something due now
+            self._fire(now, out)
         return out
 
     def _revive(self, event: LifecycleEvent) -> CaseState:
@@ -226,6 +233,7 @@ class Replay:
         assert self._time is not None
         while self._heap and self._heap[0][0] <= until:
             due, _, case_id = heapq.heappop(self._heap)
+            self._queued.discard((case_id, due))
             if self._due.get(case_id) != due or case_id not in self._states:
                 continue  # superseded by a later step of the same case
             del self._due[case_id]
@@ -256,8 +264,13 @@ class Replay:
             else:
                 due = step.next_due.astimezone(UTC)
                 self._due[case_id] = due
-                self._seq += 1
-                heapq.heappush(self._heap, (due, self._seq, case_id))
+                # A case fires at its first entry still queued for its due time (a later one
+                # for the same time finds it fired), so that entry keeps its place: pushing
+                # another would only add one more to pop.
+                if (case_id, due) not in self._queued:
+                    self._queued.add((case_id, due))
+                    self._seq += 1
+                    heapq.heappush(self._heap, (due, self._seq, case_id))
         for effect in step.effects:
             self._track(effect)
             emitted = Emitted(case_id=case_id, at=now, effect=effect, event=event)
@@ -272,7 +285,7 @@ class Replay:
             key = (ref.case_id, ref.clock, ref.cycle)
             self._open[key] = _Open(ref, effect.started_at, effect.deadline)
             return
-        if isinstance(effect, WarningDue | Breached | BreachRetracted | ClockEnded):
+        if isinstance(effect, _RECORD_EFFECTS):
             record = effect.record
             key = (record.case_id, record.clock, record.cycle)
             if isinstance(effect, ClockEnded):

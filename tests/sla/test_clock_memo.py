@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sla.calendar import ElapsedCalendar
 from sla.clock import Cycle, Mark
 from sla.limits import parse_limit
@@ -75,3 +78,45 @@ class TestCycleMemo:
         asked = _cycle()
         asked.pending(ELAPSED)
         assert _cycle() == asked
+
+    def test_a_resume_while_running_keeps_the_memo(self) -> None:
+        """A mark that changes no pause interval keeps the remembered due times."""
+        cycle = _cycle()
+        cycle.pending(ELAPSED)
+        memo = cycle._memo
+        cycle.add_mark(Mark(at(1), "resume", "r"))
+        assert (True, [at(4), at(2)]) == (
+            cycle._memo is memo,
+            [cycle.due_at(ELAPSED), cycle.due_at(ELAPSED, 0.5)],
+        )
+
+    def test_a_pause_after_a_kept_memo_still_counts(self) -> None:
+        """After a mark kept the memo, a real pause is still taken into account."""
+        cycle = _cycle()
+        cycle.due_at(ELAPSED)
+        cycle.add_mark(Mark(at(1), "resume", "r0"))
+        cycle.due_at(ELAPSED)
+        cycle.add_mark(Mark(at(1), "pause", "p"))
+        cycle.add_mark(Mark(at(2), "resume", "r"))
+        assert [at(5), at(3)] == [cycle.due_at(ELAPSED), cycle.due_at(ELAPSED, 0.5)]
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.integers(0, 12), st.sampled_from(["pause", "resume"]), st.booleans()),
+            max_size=8,
+        )
+    )
+    def test_answers_match_a_fresh_cycle_after_any_marks(
+        self, marks: list[tuple[int, str, bool]]
+    ) -> None:
+        """Whatever marks come, asked for or not in between, the answers are a fresh cycle's."""
+        cycle = _cycle()
+        for number, (hour, kind, ask) in enumerate(marks):
+            cycle.add_mark(Mark(at(hour), kind, f"m{number}"))  # type: ignore[arg-type]
+            if ask:
+                cycle.pending(ELAPSED)
+            assert _fresh(cycle) == [cycle.due_at(ELAPSED), cycle.due_at(ELAPSED, 0.5)]
+            fresh = _cycle()
+            fresh.marks = list(cycle.marks)
+            assert fresh.pending(ELAPSED) == cycle.pending(ELAPSED)

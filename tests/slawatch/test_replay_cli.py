@@ -341,3 +341,41 @@ class TestReportLanguage:
         """The HTML report says lang="zh-CN" so browsers pick Chinese fonts."""
         page = self.run_report(files, "weekly", "--format", "html").read_text("utf-8")
         assert '<html lang="zh-CN">' in page
+
+
+class TestCanonicalEvents:
+    def test_read_back_equals_full_validation(self) -> None:
+        """Events read back without the Python checks are the ones full validation gives."""
+        from sla.events import LifecycleEvent
+        from sources.recorded import canonical_events
+
+        events = [
+            LifecycleEvent(
+                event_id="e-1",
+                case_id="C-1",
+                case_kind="complaint",
+                event_type="complaint_registered",
+                occurred_at=datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=UTC),
+                attributes={"channel": "phone", "promised_by": "2026-03-02T09:00:00+08:00"},
+            ),
+            LifecycleEvent.model_validate(
+                {
+                    "event_id": "e-2",
+                    "case_id": "C-1",
+                    "case_kind": "complaint",
+                    "event_type": "complaint_closed",
+                    "occurred_at": "2026-03-01T18:00:00+02:00",
+                    "sequence": 3,
+                    "attributes": {"team": "T1", "impact": "2 - Medium", "count": 4, "vip": True},
+                }
+            ),
+        ]
+        payloads = [LifecycleEvent.__pydantic_serializer__.to_json(e) for e in events]
+        expected = [LifecycleEvent.model_validate_json(p) for p in payloads]
+        read = list(canonical_events(payloads))
+
+        def shape(e: LifecycleEvent) -> tuple[object, ...]:
+            return (type(e), e, e.model_fields_set, e.attributes.model_fields_set)
+
+        assert [shape(e) for e in expected] == [shape(e) for e in read]
+        assert [repr(e.occurred_at) for e in expected] == [repr(e.occurred_at) for e in read]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import csv
 import dataclasses
+import io
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -514,6 +516,36 @@ class TestCsv:
         """An empty required cell is missing_field naming the column path."""
         error = error_of(CSV, b",email_received,1794360600,cn-sh")
         assert ("missing_field", True) == (error.reason, "$.ticket" in error.detail)
+
+
+def _reader_cells(text: str, columns: int) -> list[str] | None:
+    """What ``csv.reader`` makes of one record: its cells, or None for anything else."""
+    try:
+        rows = [
+            r for r in csv.reader(io.StringIO(text, newline=""), quotechar='"', strict=True) if r
+        ]
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 and len(rows[0]) == columns else None
+
+
+class TestCsvFastPath:
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.text(alphabet=list('ab ,"\r\n\x00?\t;'), max_size=5), max_size=6))
+    def test_same_cells_as_the_csv_reader(self, cells_in: list[str]) -> None:
+        """A record without quotes or line breaks is split, not read: the cells must not change."""
+        mapping = dataclasses.replace(
+            CSV, csv=CsvFormat(columns=("a", "b", "c", "d"), null_values=frozenset({"?"}))
+        )
+        text = ",".join(cells_in)
+        expected = _reader_cells(text, 4)
+        try:
+            cells: list[str | None] | None = list(mapping._parse_csv(text.encode()).values())
+        except MappingError as error:
+            assert error.reason == "invalid_csv"
+            cells = None
+        want = None if expected is None else [None if c in ("", "?") else c for c in expected]
+        assert want == cells
 
 
 class TestReasons:
