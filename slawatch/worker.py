@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from slawatch.allocator import fix_mmap_threshold
 from slawatch.collector import GcModeError, tune_gc
 from slawatch.logs import configure_logging, logging_dict_config
 from streams.settings import Settings, SettingsError
@@ -161,6 +162,7 @@ def run_worker(
         _use_event_loop(loop_name)
         runtime = prepare(settings)
         gc_mode = tune_gc(os.environ if environ is None else environ)
+        mmap_threshold = fix_mmap_threshold(os.environ if environ is None else environ)
     except (StartupError, GcModeError) as exc:
         log.error("startup_failed", error=str(exc))
         print(f"slawatch worker: {exc}", file=sys.stderr)
@@ -181,6 +183,7 @@ def run_worker(
         tansu=settings.tansu,
         event_loop=loop_name,
         gc=gc_mode,
+        mmap_threshold=mmap_threshold,
     )
     worker = faust.Worker(
         runtime.app,

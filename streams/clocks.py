@@ -396,6 +396,7 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
                 data.pop(case_id, None)  # store level: writes no changelog tombstone
         index.keep_only(actives)
         index.rebuild(scan.entries, actives)
+        processor.keep_partitions(actives)
         gauges.reset(scan.counted.values())
         index_size()
         rt.recovery.last = RecoverySummary(

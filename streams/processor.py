@@ -292,6 +292,26 @@ class CaseProcessor:
             case.next_due = None if due is None else datetime.fromtimestamp(due, UTC)
         return case
 
+    @property
+    def kept_states(self) -> int:
+        """How many case states are kept beside their rows (at most :data:`LIVE_STATES`)."""
+        return len(self._live)
+
+    def keep_partitions(self, partitions: set[int]) -> int:
+        """Forget the kept states of cases outside ``partitions`` (this worker's actives after a
+        rebalance); returns how many were forgotten.
+
+        A state of a partition the worker no longer owns is never used again: the partition's
+        rows, replayed from the changelog (standby) or recovered by a later owner, are other
+        bytes. Kept, such states would stay until :data:`LIVE_STATES` newer ones pushed them
+        out: each takeover left the cases of the partitions held during it (the soak, 2026-11-25).
+        """
+        live = self._live
+        gone = [case_id for case_id, (_, row, _) in live.items() if row["p"] not in partitions]
+        for case_id in gone:
+            del live[case_id]
+        return len(gone)
+
     def _remember(
         self, case_id: str, stored: bytes | None, row: CaseRow | None, state: CaseState | None
     ) -> None:

@@ -225,6 +225,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         scan = scan_rows(table.items(), actives, set(range(n)), None, time.time())
         index.keep_only(actives)
         index.rebuild(scan.entries, actives)
+        processor.keep_partitions(actives)
         log.info(
             "shadow_index_rebuilt",
             policy_version=policy.version,

@@ -274,3 +274,32 @@ class TestRebalance:
         asyncio.run(proc.process(batch))
 
         assert ["A-1"] == list(table)
+
+
+class TestKeptStates:
+    """The states kept beside their rows follow the partitions the worker owns."""
+
+    def test_a_takeover_leaves_no_states_of_partitions_given_back(self) -> None:
+        """Each takeover processes the cases of partitions 2 and 3 for a while; once they are
+        given back, their states go. Over many takeovers the kept states do not grow."""
+        table, effects, dead = Table(), Effects(), []
+        proc = processor(table, effects, dead)
+        own = [lifecycle(f"O-{p}", "complaint_registered", 0, 1, partition=p) for p in (0, 1)]
+        asyncio.run(proc.process(own))
+        for takeover in range(20):
+            batch = [
+                lifecycle(f"T{takeover}-{p}-{i}", "complaint_registered", 0, i, partition=p)
+                for p in (2, 3)
+                for i in range(5)
+            ]
+            asyncio.run(proc.process(batch))
+            assert 12 == proc.kept_states
+            assert 10 == proc.keep_partitions({0, 1})
+            assert 2 == proc.kept_states
+
+    def test_kept_states_of_owned_partitions_stay(self) -> None:
+        """Keeping every partition forgets nothing."""
+        table, effects, dead = Table(), Effects(), []
+        proc = processor(table, effects, dead)
+        asyncio.run(proc.process([lifecycle("A-1", "complaint_registered", 0, 1, partition=3)]))
+        assert (0, 1) == (proc.keep_partitions({0, 1, 2, 3}), proc.kept_states)
