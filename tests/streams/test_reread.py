@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import faust
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from streams import skipped_acks
 from streams.reread import StuckHeads, stuck_heads
+from tests.streams._consumers import acking_consumer
 
 TOPIC = "reread-test"
 A, B = TP(TOPIC, 0), TP(TOPIC, 1)
@@ -24,13 +23,8 @@ A, B = TP(TOPIC, 0), TP(TOPIC, 1)
 @pytest.fixture
 def consumer() -> Iterator[Any]:
     """A Faust consumer (never started: no broker) acking TOPIC, in generation 2."""
-    skipped_acks.install()
-    app = faust.App("reread-test", broker="kafka://127.0.0.1:1")
-    app.topics._acking_topics.add(TOPIC)
-    app.consumer_generation_id = 2
-    app.flow_control.resume()
-    yield app.consumer
-    app.flow_control.suspend()
+    with acking_consumer(TOPIC) as consumer:
+        yield consumer
 
 
 def done(consumer: Any, tp: TP, *offsets: int) -> None:

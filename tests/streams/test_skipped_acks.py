@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import faust
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
 from streams import skipped_acks
+from tests.streams._consumers import acking_consumer
 
 TOPIC = "skipped-acks-test"
 
@@ -24,13 +24,8 @@ TOPIC = "skipped-acks-test"
 @pytest.fixture
 def consumer() -> Iterator[Any]:
     """A Faust consumer (never started: no broker) acking TOPIC, in generation 2."""
-    skipped_acks.install()
-    app = faust.App("skipped-acks-test", broker="kafka://127.0.0.1:1")
-    app.topics._acking_topics.add(TOPIC)
-    app.consumer_generation_id = 2
-    app.flow_control.resume()
-    yield app.consumer
-    app.flow_control.suspend()
+    with acking_consumer(TOPIC) as consumer:
+        yield consumer
 
 
 def message(offset: int, generation: int) -> ConsumerMessage:
