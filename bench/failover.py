@@ -159,7 +159,7 @@ def main() -> None:
     print(format_table(report))
     print()
     print(json.dumps({k: report.to_json()[k] for k in ("breaches", "notifications", "tables")}))
-    print(f"log errors: {report.log_errors}")
+    print(f"log errors: {report.log_errors}; partitions read again: {report.rereads}")
     print(f"report: {args.out}; logs: {workdir}")
     problems = failures(report)
     for problem in problems:

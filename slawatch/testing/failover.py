@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -407,6 +407,7 @@ class Report:
     notifications: dict[str, Any] | None
     tables: dict[str, Any]
     log_errors: dict[str, int]
+    rereads: int = 0  # partitions sought back to a passed-over message (streams/reread.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -755,6 +756,7 @@ class FailoverRun:
             notifications=self._judge_notifications(cases) if self.alerts else None,
             tables=self._judge_tables(cases),
             log_errors=self._log_errors(),
+            rereads=self._count_log_event("partition_reread"),
         )
 
     def _barrier(self) -> None:
@@ -932,25 +934,33 @@ class FailoverRun:
             "wrong_state_ids": wrong[:20],
         }
 
+    def _worker_log_lines(self) -> Iterator[str]:
+        """Every line of every worker process's log, in worker order."""
+        for i in range(len(self.stack.workers)):
+            path = self.stack.tmp / f"worker-{i}.log"
+            if path.exists():
+                yield from path.read_text(errors="replace").splitlines()
+
+    def _count_log_event(self, event: str) -> int:
+        """How many log lines of all workers are the structured event ``event``."""
+        needle = f'"event": "{event}"'
+        return sum(1 for line in self._worker_log_lines() if needle in line)
+
     def _log_errors(self) -> dict[str, int]:
         """Error log lines of every worker process, by event name (and tracebacks)."""
         counts: Counter[str] = Counter()
-        for i in range(len(self.stack.workers)):
-            path = self.stack.tmp / f"worker-{i}.log"
-            if not path.exists():
+        for line in self._worker_log_lines():
+            if line.startswith("Traceback"):
+                counts["traceback"] += 1
                 continue
-            for line in path.read_text(errors="replace").splitlines():
-                if line.startswith("Traceback"):
-                    counts["traceback"] += 1
-                    continue
-                if '"error"' not in line and '"critical"' not in line:
-                    continue
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    continue
-                if doc.get("level") in ("error", "critical"):
-                    counts[str(doc.get("event"))[:80]] += 1
+            if '"error"' not in line and '"critical"' not in line:
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("level") in ("error", "critical"):
+                counts[str(doc.get("event"))[:80]] += 1
         return dict(counts)
 
     def _meta(self, cases: list[Case]) -> dict[str, Any]:
