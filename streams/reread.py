@@ -28,7 +28,7 @@ import structlog
 from faust.types import TP
 
 from streams.runtime import Runtime, ready
-from streams.skipped_acks import head_is_missing
+from streams.skipped_acks import head_is_missing, head_offset
 
 __all__ = ["CHECK_INTERVAL_S", "StuckHeads", "register", "stuck_heads"]
 
@@ -39,14 +39,14 @@ CHECK_INTERVAL_S = 5.0
 
 
 def stuck_heads(consumer: Any, partitions: Iterable[TP]) -> dict[TP, int]:
-    """The partitions whose committed offset's message is undone while later ones are done.
+    """The partitions whose head message is undone while later ones are done.
 
-    Maps each to its committed offset (where a reread starts).
+    Maps each to its head (:func:`streams.skipped_acks.head_offset`: the committed offset, or
+    the lowest skipped one where the group never committed), where a reread starts.
     """
-    committed: Mapping[TP, int | None] = consumer._committed_offset
     out: dict[TP, int] = {}
     for tp in partitions:
-        offset = committed.get(tp)
+        offset = head_offset(consumer, tp)
         if offset is not None and head_is_missing(consumer, tp):
             out[tp] = offset
     return out

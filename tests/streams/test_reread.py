@@ -30,7 +30,9 @@ def consumer() -> Iterator[Any]:
 def done(consumer: Any, tp: TP, *offsets: int) -> None:
     for offset in offsets:
         consumer.ack(
-            ConsumerMessage(TOPIC, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, 2)
+            ConsumerMessage(
+                TOPIC, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, generation_id=2
+            )
         )
 
 
@@ -41,6 +43,13 @@ class TestStuckHeads:
         done(consumer, A, 11, 12)
         done(consumer, B, 7, 8)
         assert {A: 10} == stuck_heads(consumer, [A, B])
+
+    def test_a_never_committed_partition_restarts_at_its_skip(self, consumer: Any) -> None:
+        """No commit yet: 3 skipped (old generation), 4 done; the reread starts at 3."""
+        consumer._committed_offset[A] = None
+        consumer.ack(ConsumerMessage(TOPIC, 0, 3, 0.0, 0, None, b"k", b"v", None, generation_id=1))
+        done(consumer, A, 4)
+        assert {A: 3} == stuck_heads(consumer, [A])
 
     def test_a_partition_is_read_again_at_the_second_look(self) -> None:
         """Stuck at the same offset twice in one generation: read again; once: not yet."""
