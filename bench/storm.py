@@ -45,7 +45,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.throughput import _cpu_seconds, _machine  # noqa: E402
+import bench.throughput as throughput  # noqa: E402
+from bench.throughput import _cpu_seconds, _machine, _py_spy, _stop_py_spy  # noqa: E402
 from sla.engine import Engine  # noqa: E402
 from sla.events import LifecycleEvent  # noqa: E402
 from sla.policy import PolicySpec  # noqa: E402
@@ -245,7 +246,13 @@ def main() -> int:
         default=0.0,
         help="seconds from filling the changelog to the storm (default: from --open)",
     )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the worker through the storm; profile kept in DIR"
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        throughput.PROFILE_DIR = args.profile
     print(f"machine: {_machine()}")
     with tempfile.TemporaryDirectory(prefix="slawatch-storm-") as tmp:
         workdir = Path(tmp)
@@ -309,6 +316,7 @@ def main() -> int:
                 time.sleep(args.idle)
                 cpu1 = _cpu_seconds(worker.proc.pid) or 0.0
                 print(f"idle: {100 * (cpu1 - cpu0) / args.idle:.1f} % of a core, nothing due")
+            spy = _py_spy(worker.proc.pid, workdir / "storm.profile.txt")
             lateness = asyncio.run(
                 _breach_lateness(
                     broker.bootstrap,
@@ -317,6 +325,7 @@ def main() -> int:
                     (storm_at - datetime.now(UTC)).total_seconds() + 600,
                 )
             )
+            _stop_py_spy(spy, workdir / "storm.profile.txt", "storm")
             print(
                 f"storm: {len(lateness):,} of {args.due:,} breaches out; lateness p50 "
                 f"{_pct(lateness, 0.5):.2f} s, p99 {_pct(lateness, 0.99):.2f} s, max "

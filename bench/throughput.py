@@ -159,6 +159,17 @@ def _count(port: int) -> float:
         return -1.0
 
 
+def _poll_interval(count: float, target: int) -> float:
+    """Seconds until the next look at the count: rarely while far from done, often near it.
+
+    The worker's count is read from ``/metrics``, whose rendering costs the worker a few ms:
+    read every 50 ms, that was about 5 % of its CPU (profile of 2026-12-06), a cost no
+    deployment pays (Prometheus scrapes every 15 s or so). Near the end it is read every 20 ms,
+    so the end of the run is still timed to within 20 ms.
+    """
+    return 0.02 if count >= 0.9 * target else 0.25
+
+
 #: The broker's process id, to print its CPU per 1,000 events beside the worker's.
 BROKER_PID: int | None = None
 
@@ -182,10 +193,10 @@ def _timed(
         started, cpu_started = time.perf_counter(), _cpu_seconds(proc.pid)
         broker_started = _cpu_seconds(BROKER_PID) if BROKER_PID else None
         spy = _py_spy(proc.pid, workdir / f"{name}.profile.txt")
-        while done(port) < n // 2:
+        while (count := done(port)) < n // 2:
             if proc.poll() is not None or time.monotonic() > deadline + 600:
                 raise RuntimeError(f"{name} stopped early; see {workdir / name}.log")
-            time.sleep(0.05)
+            time.sleep(_poll_interval(count, n // 2))
         rate = n / (time.perf_counter() - started)
         cpu_ended = _cpu_seconds(proc.pid)
         broker_ended = _cpu_seconds(BROKER_PID) if BROKER_PID else None

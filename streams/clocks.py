@@ -289,7 +289,6 @@ def register_case_agent(
     agent: CaseAgent,
     *,
     max_sleep: float,
-    on_each: Callable[[], None] = lambda: None,
     on_revoked: Callable[[set[int]], None] = lambda gone: None,
 ) -> AgentT[bytes]:
     """Register ``agent``'s stream agent, its revocation hook and its due timer.
@@ -315,7 +314,6 @@ def register_case_agent(
                 log.critical("worker_stopping", reason="records could not be sent", error=str(exc))
                 await app.crash(exc)
                 return
-            on_each()
 
     stream_agent: AgentT[bytes] = app.agent(agent.channel, name=agent.name)(process)
 
@@ -372,15 +370,10 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
     )
     agent = CaseAgent("slawatch.clocks", channel, processor, rt.cases, index, rt.topics.due, True)
 
-    def index_size() -> None:
-        metrics.timer_index_size.set(len(index))
-
-    def revoked(gone: set[int]) -> None:
-        gauges.drop_partitions(gone)
-        index_size()
-
+    # read when Prometheus scrapes, not written after every message
+    metrics.timer_index_size.set_function(lambda: len(index))
     register_case_agent(
-        app, agent, max_sleep=settings.timer_max_sleep, on_each=index_size, on_revoked=revoked
+        app, agent, max_sleep=settings.timer_max_sleep, on_revoked=gauges.drop_partitions
     )
 
     @rt.cases.on_recover
@@ -398,7 +391,6 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
         index.rebuild(scan.entries, actives)
         processor.keep_partitions(actives)
         gauges.reset(scan.counted.values())
-        index_size()
         rt.recovery.last = RecoverySummary(
             actives=sorted(actives),
             cases=len(scan.counted),

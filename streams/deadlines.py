@@ -74,6 +74,10 @@ class DeadlineIndex:
         self._pending: dict[str, tuple[float, float]] = {}
         self._resend_after = resend_after
         self._wakeup: asyncio.Event | None = None
+        # The earliest due time the timer knows of (from its last look, lowered by each
+        # earlier entry since): only an entry before it must wake the timer, so indexing a
+        # case costs no scan of the heaps.
+        self._known_earliest: float | None = None
 
     @property
     def wakeup(self) -> asyncio.Event:
@@ -121,11 +125,12 @@ class DeadlineIndex:
             del self._where[case_id]
         if due_at is None:
             return
-        earliest = self.earliest()
         self._due.setdefault(partition, {})[case_id] = due_at
         self._where[case_id] = partition
         heapq.heappush(self._heaps.setdefault(partition, []), (due_at, case_id))
-        if earliest is None or due_at < earliest:
+        known = self._known_earliest
+        if known is None or due_at < known:
+            self._known_earliest = due_at
             self.wakeup.set()
 
     def rebuild(self, entries: Iterable[DueEntry], partitions: Iterable[int]) -> None:
@@ -157,6 +162,7 @@ class DeadlineIndex:
                 heapq.heappop(heap)
             if heap and (best is None or heap[0][0] < best):
                 best = heap[0][0]
+        self._known_earliest = best
         return best
 
     def pop_due(self, now: float, *, clock: Callable[[], float] = time.monotonic) -> list[DueEntry]:

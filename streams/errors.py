@@ -29,6 +29,9 @@ log = structlog.get_logger("slawatch.errors")
 
 T = TypeVar("T")
 
+#: A failure's log context: the fields, or a function that builds them when needed.
+Context = Mapping[str, object] | Callable[[], Mapping[str, object]]
+
 #: Log levels a failure may be reported at.
 Level = Literal["debug", "info", "warning", "error"]
 
@@ -97,11 +100,15 @@ class ErrorPolicy:
         self,
         run: Callable[[], T],
         event: str | None = None,
-        ctx: Mapping[str, object] | None = None,
+        ctx: Context | None = None,
         *,
         level: Level = "error",
     ) -> T | Failed:
-        """``run()``, or :class:`Failed` when it raised (logged as ``event`` unless None)."""
+        """``run()``, or :class:`Failed` when it raised (logged as ``event`` unless None).
+
+        ``ctx`` may be a function that builds the log context: on the hot path it is then
+        built only when something failed.
+        """
         try:
             return run()
         except Exception as exc:
@@ -113,7 +120,7 @@ class ErrorPolicy:
         self,
         run: Callable[[], Awaitable[T]],
         event: str | None = None,
-        ctx: Mapping[str, object] | None = None,
+        ctx: Context | None = None,
         *,
         level: Level = "error",
     ) -> T | Failed:
@@ -128,11 +135,10 @@ class ErrorPolicy:
             return failed
 
 
-def _report(
-    event: str | None, failed: Failed, ctx: Mapping[str, object] | None, level: Level
-) -> None:
+def _report(event: str | None, failed: Failed, ctx: Context | None, level: Level) -> None:
     if event is not None:
-        getattr(log, level)(event, error=failed.detail, **(ctx or {}))
+        fields = ctx() if callable(ctx) else ctx
+        getattr(log, level)(event, error=failed.detail, **(fields or {}))
 
 
 #: The policy every part of a worker uses.

@@ -23,6 +23,7 @@ again after the restart (docs/design.md, Errors).
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -176,7 +177,9 @@ class CaseProcessor:
         self._interrupted = interrupted
         self._errors = errors or ErrorPolicy()
         self._now = now
-        self._live: dict[str, tuple[bytes | None, CaseRow, CaseState]] = {}
+        # least recently written first: an OrderedDict pops its oldest entry in O(1), where a
+        # dict's first key is found by skipping the slots of every entry deleted before it
+        self._live: OrderedDict[str, tuple[bytes | None, CaseRow, CaseState]] = OrderedDict()
         self.partition_mismatches = 0
         #: Cases retention forgot that got events again (their cycles numbered on).
         self.revived = 0
@@ -216,7 +219,9 @@ class CaseProcessor:
             state = revived(canonical, case.forgotten)
         # one poisoned event must not stop every clock
         applied = self._errors.attempt(
-            lambda: self.engine.apply(state, canonical, now), "clock_event_failed", _ctx(message)
+            lambda: self.engine.apply(state, canonical, now),
+            "clock_event_failed",
+            partial(_ctx, message),
         )
         if isinstance(applied, Failed):
             await self._dead_letter(message, "processing_failed", applied.detail)
@@ -256,7 +261,9 @@ class CaseProcessor:
             state = case.state
             # one broken case must not stop the others
             advanced = self._errors.attempt(
-                partial(self.engine.advance, state, now), "clock_timer_failed", _ctx(message)
+                partial(self.engine.advance, state, now),
+                "clock_timer_failed",
+                partial(_ctx, message),
             )
             if isinstance(advanced, Failed):
                 continue
@@ -328,7 +335,7 @@ class CaseProcessor:
             return
         live[case_id] = (stored, row, state)
         if len(live) > LIVE_STATES:
-            del live[next(iter(live))]  # the least recently written
+            live.popitem(last=False)  # the least recently written
 
     async def _carry_out(
         self, case: _Touched, step: Step, event: EventT[bytes], keep: bool = False

@@ -67,6 +67,24 @@ class TestJsonLogging:
         ]
 
 
+    def test_values_json_cannot_hold_are_rendered_as_text(self) -> None:
+        """A value no JSON type fits (an object, a set) becomes text; the line still parses."""
+        stream = _log_to_buffer("info")
+        try:
+            structlog.get_logger("slawatch.test").info("odd", thing=_Opaque(), tags={"a"})
+            line = json.loads(stream.getvalue())
+        finally:
+            structlog.reset_defaults()
+            logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+        assert ("odd", "<opaque>", "{'a'}") == (line["event"], line["thing"], line["tags"])
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
 class ConsumerRecord:
     """Stands in for aiokafka's record: its repr shows the message value."""
 
