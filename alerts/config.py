@@ -33,6 +33,7 @@ from sla.config_file import (
     load_model,
 )
 from sla.limits import Duration
+from sla.policy import PolicySpec
 from sla.zones import ZoneName
 
 __all__ = [
@@ -446,6 +447,16 @@ def cross_check(
         if who not in known:
             problems.append((("unrouted", i), f"unknown recipient {who!r}"))
     return problems
+
+
+def policy_ids(policy: PolicySpec) -> tuple[set[str], set[str] | None]:
+    """The clock and team ids an alerts file is checked against: ``(clocks, teams)``.
+
+    A policy that declares no teams leaves team ids unchecked (None): its clocks take a case's
+    team from the events, so any team may appear. ``check-config`` and the worker both ask
+    here, so a file one accepts the other does not refuse.
+    """
+    return {clock.id for clock in policy.clocks}, set(policy.teams) or None
 
 
 def load_alerts(

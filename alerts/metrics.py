@@ -36,6 +36,12 @@ class AlertMetrics:
             labels,
             registry=registry,
         )
+        self.enqueued = Counter(
+            "slawatch_alerts_enqueued_total",
+            "Notifications written to the outbox: handed to delivery.",
+            labels,
+            registry=registry,
+        )
         self.deduplicated = Counter(
             "slawatch_alerts_deduplicated_total",
             "Notifications not enqueued because the same one was already (a repeated event).",

@@ -171,6 +171,7 @@ class AlertService:
             n = Notification.to(alert, d.recipient, d.channel, now, ack_url=link)
             if await self.store.enqueue(n, now):
                 new += 1
+                self.metrics.enqueued.labels(channel=d.channel, level=alert.level).inc()
             else:
                 self.metrics.deduplicated.labels(channel=d.channel, level=alert.level).inc()
                 log.debug("alert_deduplicated", key=n.key)

@@ -13,7 +13,9 @@ Then, with the RocksDB store (``SLAWATCH_STORE=rocksdb://``):
    index; time to ``/ready``, RSS and RSS per open clock;
 2. **idle**: worker CPU over a few seconds with N clocks open and nothing due;
 3. **storm**: the M deadlines pass in the same second; every breach record on ``sla.breaches``
-   is read back and its lateness (record timestamp - deadline) reported as p50/p99/max;
+   is read back and its lateness (record timestamp - deadline) reported as p50/p99/max; with
+   alerts on (the default), the notifications handed to delivery (written to the Redis outbox,
+   ``slawatch_alerts_enqueued_total``) are counted, and when the last one was;
 4. **restart**: SIGTERM, start again on the same datadir; time to ``/ready`` with the index
    complete (the ``/ready`` body's ``index_size``).
 
@@ -41,6 +43,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,6 +53,7 @@ from bench.throughput import _cpu_seconds, _machine, _py_spy, _stop_py_spy  # no
 from sla.engine import Engine  # noqa: E402
 from sla.events import LifecycleEvent  # noqa: E402
 from sla.policy import PolicySpec  # noqa: E402
+from slawatch.testing import redis_url  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 from streams.broker import TansuBroker, free_port  # noqa: E402
 from streams.case_row import encode_row  # noqa: E402
@@ -74,6 +78,32 @@ topics:
     mapping: canonical
     keyed_by_case: true
 """
+#: The storm's alerts: every breach to the team's Redis stream (a staff application's queue),
+#: so "handed to delivery" (``slawatch_alerts_enqueued_total``) is counted without 100,000
+#: webhook calls. Storm control and escalation are off: each breach is one notification.
+ALERTS_YAML = """\
+version: "storm-1"
+resolved_notice: false
+channels:
+  staff-app:
+    type: redis_stream
+    stream: "slawatch:alerts:{team}"
+    maxlen: 10000
+recipients:
+  storm-agent-01: {role: agent, channels: [staff-app]}
+teams:
+  cs-frontline:
+    members: [storm-agent-01]
+    channels: [staff-app]
+    roster: {timezone: Asia/Shanghai, hours: "00:00-24:00",
+             days: [mon, tue, wed, thu, fri, sat, sun]}
+routes:
+  - to: [team]
+escalation:
+  default: []
+"""
+#: The Redis database the storm's alerts use (its keys carry the run's app id and are deleted).
+REDIS_DB = 12
 PLACEHOLDER = "S-0000000"
 
 
@@ -171,7 +201,8 @@ class Worker:
 
     def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
         self.port = int(env["SLAWATCH_WEB_PORT"])
-        self.log = (workdir / f"{name}.log").open("wb")
+        self.log_path = workdir / f"{name}.log"
+        self.log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "slawatch"), "worker"],
             env=env,
@@ -186,7 +217,10 @@ class Worker:
         deadline = self.started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}; see its log")
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(
+                    f"worker exited with {self.proc.returncode}; its log ends:\n{tail}"
+                )
             status, body = _get(self.port, "/ready")
             if status == 200 and body and body.get("index_size", 0) >= index_size:
                 return time.monotonic() - self.started
@@ -229,6 +263,48 @@ async def _breach_lateness(bootstrap: str, topic: str, want: int, timeout: float
         await consumer.stop()
 
 
+def _metric_sum(port: int, name: str) -> float:
+    """The sum of a metric's samples on the worker's ``/metrics`` (0 when it cannot be read)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return 0.0
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def _handed_to_delivery(port: int, want: int, storm_at: datetime, timeout: float) -> float:
+    """Notifications handed to delivery (outbox writes) once ``want`` are, or at ``timeout``.
+
+    Prints the count and when the last one was handed over, in seconds after the storm.
+    """
+    deadline = time.monotonic() + timeout
+    handed = _metric_sum(port, "slawatch_alerts_enqueued_total")
+    while handed < want and time.monotonic() < deadline:
+        time.sleep(0.5)
+        handed = _metric_sum(port, "slawatch_alerts_enqueued_total")
+    after = (datetime.now(UTC) - storm_at).total_seconds()
+    print(f"alerts: {handed:,.0f} of {want:,} handed to delivery, the last by {after:.1f} s")
+    return handed
+
+
+def _drop_redis_keys(url: str, prefix: str) -> None:
+    """Delete the run's alert keys (they all start with the app id)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=10_000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
@@ -247,6 +323,16 @@ def main() -> int:
         help="seconds from filling the changelog to the storm (default: from --open)",
     )
     parser.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help="alerts off (default: on, to a Redis stream, counted as handed to delivery)",
+    )
+    parser.add_argument(
+        "--redis",
+        default=redis_url(REDIS_DB),
+        help=f"Redis of the alerts (default: the test Redis, database {REDIS_DB})",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="py-spy the worker through the storm; profile kept in DIR"
     )
     args = parser.parse_args()
@@ -258,6 +344,7 @@ def main() -> int:
         workdir = Path(tmp)
         (workdir / "policies.yaml").write_text(POLICY_YAML)
         (workdir / "topics.yaml").write_text(TOPICS_YAML)
+        (workdir / "alerts.yaml").write_text(ALERTS_YAML)
         with TansuBroker(log_path=workdir / "tansu.log") as broker:
             app_id = f"storm{time.time_ns()}"
             env = {
@@ -267,7 +354,8 @@ def main() -> int:
                 "SLAWATCH_APP_ID": app_id,
                 "SLAWATCH_POLICIES": str(workdir / "policies.yaml"),
                 "SLAWATCH_TOPICS": str(workdir / "topics.yaml"),
-                "SLAWATCH_ALERTS": "off",
+                "SLAWATCH_ALERTS": "off" if args.no_alerts else str(workdir / "alerts.yaml"),
+                "SLAWATCH_REDIS_URL": args.redis,
                 "SLAWATCH_PARTITIONS": str(args.partitions),
                 "SLAWATCH_WEB_PORT": str(free_port()),
                 "SLAWATCH_DATADIR": str(workdir / "data"),
@@ -331,12 +419,16 @@ def main() -> int:
                 f"{_pct(lateness, 0.5):.2f} s, p99 {_pct(lateness, 0.99):.2f} s, max "
                 f"{lateness[-1] if lateness else float('nan'):.2f} s"
             )
+            if not args.no_alerts:
+                _handed_to_delivery(worker.port, args.due, storm_at, timeout=600)
             worker.stop()
 
             worker = Worker(env, workdir, "warm")
             warm = worker.wait_ready(args.open - args.due, args.ready_timeout)
             print(f"restart (RocksDB, same datadir): ready with the index complete in {warm:.1f} s")
             worker.stop()
+            if not args.no_alerts:
+                _drop_redis_keys(args.redis, app_id)
     return 0
 
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from alerts.config import policy_ids
 from sla.config_file import ConfigError, read_yaml
 from sla.policy_file import load_policy, policy_summary
 
@@ -101,8 +102,7 @@ def _check_alerts(path: Path, out: Console, known: _Known) -> None:
 
 def _check_policy(path: Path, out: Console, known: _Known) -> None:
     spec = load_policy(path)
-    known.clocks = {clock.id for clock in spec.clocks}
-    known.teams = set(spec.teams) or None
+    known.clocks, known.teams = policy_ids(spec)
     rows = policy_summary(spec)
     out.print(Text(f"{path}: policy version {spec.version}", style="bold"))
     for row in rows:

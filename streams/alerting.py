@@ -42,7 +42,7 @@ from alerts.ack_page import (
     nonce_cookie,
     nonce_from,
 )
-from alerts.config import AlertsSpec, load_alerts
+from alerts.config import AlertsSpec, load_alerts, policy_ids
 from alerts.runtime import AlertRuntime, until_redis_answers
 from sla.policy import PolicySpec
 from sla.timesource import SystemTime
@@ -109,7 +109,7 @@ def build(
         if path is None:
             log.warning("alerts_disabled", reason="no alerts file beside the policy file")
             return None
-        spec = load_alerts(path, {c.id for c in policy.clocks}, set(policy.teams))
+        spec = load_alerts(path, *policy_ids(policy))
     ack_base_url = (
         spec.ack.base_url
         or settings.ack_base_url

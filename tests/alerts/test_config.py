@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts._refs import resolve
-from alerts.config import load_alerts
+from alerts.config import load_alerts, policy_ids
 from sla.config_file import ConfigError
 from sla.policy_file import load_policy
 from tests.alerts.conftest import BASE_CONFIG, write_config
@@ -28,6 +28,25 @@ class TestShippedFiles:
         policy = load_policy(ROOT / policies)
         spec = load_alerts(ROOT / alerts, {c.id for c in policy.clocks}, set(policy.teams))
         assert set(policy.teams) == set(spec.teams)
+
+
+class TestPolicyIds:
+    """The worker and check-config check an alerts file against the same policy ids."""
+
+    def test_a_policy_without_teams_leaves_team_ids_unchecked(self, tmp_path: Path) -> None:
+        """No teams in the policy: any team is accepted; teams in it: an unknown one is not."""
+        policy = tmp_path / "policies.yaml"
+        clock = (
+            "  - {id: reply, case_kind: complaint, start: [registered], stop: [answered], "
+            "limit: 24h}\n"
+        )
+        policy.write_text(f'version: "p1"\nclocks:\n{clock}')
+        without = policy_ids(load_policy(policy))
+        policy.write_text(f'version: "p1"\nteams:\n  desk: {{}}\nclocks:\n{clock}')
+        with_teams = policy_ids(load_policy(policy))
+
+        assert ({"reply"}, None) == without
+        assert ({"reply"}, {"desk"}) == with_teams
 
 
 class TestMistakes:

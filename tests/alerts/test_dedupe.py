@@ -40,12 +40,13 @@ class TestDuplicates:
             await h.dispatcher.run_once()
             state = await h.store.state("C-1/complaint_first_response/1/L1/agent-1/console")
             dup = h.metric("slawatch_alerts_deduplicated_total", channel="console", level="1")
-            return h.lines(), dup, state["state"]
+            handed = h.metric("slawatch_alerts_enqueued_total", channel="console", level="1")
+            return h.lines(), dup, handed, state["state"]
 
-        lines, duplicates, state = run_with_redis(scenario)
+        lines, duplicates, handed, state = run_with_redis(scenario)
         assert 1 == len(lines)
         assert "[alert 1 -> agent-1] BREACH case C-1" in lines[0]
-        assert (1.0, "sent") == (duplicates, state)
+        assert (1.0, 1.0, "sent") == (duplicates, handed, state)
 
     def test_racing_dispatchers_send_once(self) -> None:
         """Two dispatchers working the same outbox at once send each alert once."""
