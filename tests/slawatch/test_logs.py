@@ -9,7 +9,7 @@ import logging.config
 
 import structlog
 
-from slawatch.logs import logging_dict_config, resolve_format
+from slawatch.logs import configure_logging, logging_dict_config, resolve_format
 
 
 class _Tty(io.StringIO):
@@ -78,6 +78,29 @@ class TestJsonLogging:
             logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
 
         assert ("odd", "<opaque>", "{'a'}") == (line["event"], line["thing"], line["tags"])
+
+
+class TestWorkerLogging:
+    """``configure_logging``, as the worker runs it: our lines and library lines in one stream."""
+
+    def test_one_stream_of_json_lines_filtered_by_level(self) -> None:
+        """Our lines (name, level, context) and library lines are JSON; below the level: none."""
+        stream = io.StringIO()
+        configure_logging("json", "info", stream=stream)
+        try:
+            log = structlog.get_logger("slawatch.clocks")
+            log.debug("hidden", case_id="C-0")
+            log.warning("sla_breach", case_id="C-1", value=b"secret bytes")
+            logging.getLogger("faust.test").warning("hello %s", "world")
+            lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        finally:
+            structlog.reset_defaults()
+            logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+
+        assert [
+            ("sla_breach", "warning", "slawatch.clocks", "<12 bytes>"),
+            ("hello world", "warning", "faust.test", None),
+        ] == [(x["event"], x["level"], x["logger"], x.get("value")) for x in lines]
 
 
 class _Opaque:
