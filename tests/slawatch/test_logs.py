@@ -66,7 +66,6 @@ class TestJsonLogging:
             (line["event"], line["level"], line.get("clock")) for line in lines
         ]
 
-
     def test_values_json_cannot_hold_are_rendered_as_text(self) -> None:
         """A value no JSON type fits (an object, a set) becomes text; the line still parses."""
         stream = _log_to_buffer("info")
