@@ -30,12 +30,18 @@ __all__ = ["AlertStore", "Claimed", "DeliveryState", "Keys"]
 
 DeliveryState = Literal["pending", "sent", "failed", "digested"]
 
+# KEYS: state, outbox, alerted (who heard of the breach: for its "resolved" notice).
+# ARGV[8]: the alerted member ("recipient\tchannel"), or "" when the kind is not remembered.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'pending', 'notification', ARGV[2], 'attempts', '0',
            'created_at', ARGV[4], 'channel', ARGV[5], 'level', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
+if ARGV[8] ~= '' then
+  redis.call('SADD', KEYS[3], ARGV[8])
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
 return 1
 """
 
@@ -123,9 +129,19 @@ class AlertStore:
         self._claim = redis.register_script(_CLAIM)
 
     async def enqueue(self, n: Notification, due: datetime) -> bool:
-        """Add ``n`` to the outbox unless its key was seen before; True when it was new."""
+        """Add ``n`` to the outbox unless its key was seen before; True when it was new.
+
+        One round trip: the state, the outbox entry and (for warnings, breaches and
+        escalations) who was alerted are written together, so a crash cannot leave a sent
+        alert whose "resolved" notice is never owed.
+        """
+        remembered = n.alert.kind in ("warning", "breach", "escalation")
         created = await self._enqueue(
-            keys=[self.keys.state(n.key), self.keys.outbox],
+            keys=[
+                self.keys.state(n.key),
+                self.keys.outbox,
+                self.keys.alerted(n.alert.breach_id),
+            ],
             args=[
                 n.key,
                 n.model_dump_json(),
@@ -134,12 +150,9 @@ class AlertStore:
                 n.channel,
                 n.alert.level,
                 due.timestamp(),
+                f"{n.recipient}\t{n.channel}" if remembered else "",
             ],
         )
-        if created and n.alert.kind in ("warning", "breach", "escalation"):
-            alerted = self.keys.alerted(n.alert.breach_id)
-            await self.redis.sadd(alerted, f"{n.recipient}\t{n.channel}")
-            await self.redis.pexpire(alerted, _ms(self.ttl))
         return bool(created)
 
     async def alerted(self, breach_id: str) -> list[tuple[str, str]]:
