@@ -184,6 +184,8 @@ class _CsvCells:
         if not open_cell and self.quote not in line:
             return False
         text, quote = line.decode("utf-8", "surrogateescape"), self.quote.decode()
+        if not open_cell:
+            text = text.removeprefix("\ufeff")  # the mapping drops a BOM starting a record
         at_start, i = not open_cell, 0
         while i < len(text):
             char = text[i]

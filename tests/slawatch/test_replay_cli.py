@@ -292,16 +292,22 @@ class TestBadRecords:
     def test_quote_inside_a_plain_cell_is_a_character(
         self, tmp_path: Path, files: dict[str, Path]
     ) -> None:
-        """``5" wide`` in an unquoted cell does not swallow the records below it."""
+        """``5" wide`` in an unquoted cell does not swallow the records below it; a quoted
+        cell after a BOM opens as the mapping reads it (one record, refused for its LF)."""
         result, stats, _ = replay_csv(
             tmp_path,
             files,
             b'T-1,complaint_registered,2026-11-02T09:00:00+00:00,screen 5" wide\n'
             b'T-2,complaint_registered,2026-11-02T10:00:00+00:00,"a ""quoted"" word"\n'
-            b"T-3,complaint_registered,2026-11-02T10:00:00+00:00,\n",
+            b'\xef\xbb\xbf"T-3\nX",complaint_registered,2026-11-02T10:00:00+00:00,\n'
+            b"T-4,complaint_registered,2026-11-02T10:00:00+00:00,\n",
         )
-        assert (3, 3, {}) == (stats.records, stats.decoded, dict(stats.rejected))
-        assert ["T-1", "T-2", "T-3"] == sorted(c.ref.case_id for c in result.open_clocks)
+        assert (4, 3, {"tickets.csv: control_character": 1}) == (
+            stats.records,
+            stats.decoded,
+            dict(stats.rejected),
+        )
+        assert ["T-1", "T-2", "T-4"] == sorted(c.ref.case_id for c in result.open_clocks)
 
     def test_unclosed_quote_costs_at_most_max_bytes(
         self, tmp_path: Path, files: dict[str, Path]
