@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.functional_validators import BeforeValidator
+from pydantic.functional_validators import AfterValidator, BeforeValidator
 
 from alerts._refs import is_reference
 from alerts.wording import Locale
@@ -84,13 +84,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _span(value: timedelta) -> str:
+    """A duration as the file would write it: ``7d``, ``1h``, ``5m``, ``90s``, ``0.0001s``."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _within(low: float, high: float, why: str) -> AfterValidator:
+    """Refuse a duration outside ``low`` .. ``high`` seconds, saying what goes wrong outside."""
+    lowest, highest = timedelta(seconds=low), timedelta(seconds=high)
+
+    def check(value: timedelta) -> timedelta:
+        if not lowest <= value <= highest:
+            raise ValueError(
+                f"must be between {_span(lowest)} and {_span(highest)}, got {_span(value)}: {why}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+_HOUR, _DAY = 3600, 86400
+#: Bounds of the file's durations. Redis refuses an expiry under 1 ms (every alert round would
+#: fail), and an hour-long try or lease holds every alert behind it for that hour.
+Timeout = Annotated[Duration, _within(1, 300, "one try of a channel waits this long")]
+Backoff = Annotated[Duration, _within(0.1, _DAY, "the wait between tries of one alert")]
+Lease = Annotated[Duration, _within(1, _HOUR, "a claim older than this is sent again")]
+DedupeTtl = Annotated[Duration, _within(_HOUR, 365 * _DAY, "Redis forgets a breach after it")]
+EscalationDelay = Annotated[Duration, _within(1, 90 * _DAY, "the wait before the next level")]
+
+
 class _Delivery(_Strict):
     """How hard a channel tries: per-try timeout, retries with exponential backoff and jitter."""
 
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Timeout = timedelta(seconds=10)
     retries: int = Field(5, ge=0, le=50, description="tries after the first before dead-letter")
-    backoff: Duration = Field(timedelta(seconds=2), description="delay before the first retry")
-    max_backoff: Duration = timedelta(minutes=5)
+    backoff: Backoff = Field(timedelta(seconds=2), description="delay before the first retry")
+    max_backoff: Backoff = timedelta(minutes=5)
 
 
 class ConsoleChannel(_Delivery):
@@ -298,7 +331,7 @@ class Route(_Strict):
 class EscalationStep(_Strict):
     """One rung above level 1: ``after`` the previous level, if still open and unacknowledged."""
 
-    after: Duration
+    after: EscalationDelay
     to: list[str] = Field(min_length=1)
     channels: list[str] | None = None
 
@@ -339,10 +372,10 @@ class AlertsSpec(_Strict):
     )
     ack: AckSpec = Field(default_factory=AckSpec)
     resolved_notice: bool = Field(True, description="tell whoever was alerted when the clock stops")
-    dedupe_ttl: Duration = Field(
+    dedupe_ttl: DedupeTtl = Field(
         timedelta(days=7), description="how long a sent alert is remembered"
     )
-    lease: Duration = Field(
+    lease: Lease = Field(
         timedelta(seconds=60), description="a claim not finished by then is retried"
     )
     channels: dict[str, ChannelSpec] = Field(min_length=1)
@@ -391,6 +424,23 @@ def _uses(spec: AlertsSpec, uses: list[ChannelUse], loc: Loc) -> list[tuple[Loc,
                 ((*loc, i, "address"), f"channel {use.channel!r} is e-mail: give an address")
             )
     return out
+
+
+def _ladder_length(
+    spec: AlertsSpec, steps: list[EscalationStep], loc: Loc
+) -> list[tuple[Loc, str]]:
+    """A ladder must reach its last level before Redis forgets the breach (``dedupe_ttl``)."""
+    climb = sum((step.after for step in steps), timedelta(0))
+    if climb < spec.dedupe_ttl:
+        return []
+    return [
+        (
+            loc,
+            f"its levels take {_span(climb)} in all, not less than dedupe_ttl "
+            f"({_span(spec.dedupe_ttl)}): the last levels would never fire; shorten the ladder "
+            "or raise dedupe_ttl",
+        )
+    ]
 
 
 def cross_check(
@@ -442,6 +492,7 @@ def cross_check(
         for j, step in enumerate(steps):
             problems += _targets(spec, step.to, (*loc, j, "to"))
             problems += _channels(spec, step.channels, (*loc, j, "channels"))
+        problems += _ladder_length(spec, steps, loc)
     problems += _targets(spec, spec.storm.digest_to, ("storm", "digest_to"))
     for i, who in enumerate(spec.unrouted):
         if who not in known:

@@ -107,6 +107,9 @@ MAX_ALIASES = 100
 #: The most values a file may stand for once its aliases are expanded (a "billion laughs"
 #: file of 360 bytes stands for billions).
 MAX_NODES = 100_000
+_TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep; flatten it"
+#: libyaml's parser when PyYAML was built with it (several times faster on a 1 MiB file).
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_text(path: Path) -> str:
@@ -148,14 +151,12 @@ def _check_shape(text: str, name: str) -> None:
     composed: composing a deeply nested file recurses in PyYAML and ends in RecursionError.
     """
     depth = aliases = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=_LOADER):
         line = event.start_mark.line + 1 if event.start_mark is not None else None
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _refuse(
-                    name, line, f"is nested more than {MAX_DEPTH} levels deep; flatten it"
-                )
+                raise _refuse(name, line, _TOO_DEEP)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
@@ -187,13 +188,15 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
 
     Hostile files are refused before they cost memory or time: over :data:`MAX_CONFIG_BYTES`,
     not UTF-8, nested deeper than :data:`MAX_DEPTH`, more than :data:`MAX_ALIASES` aliases,
-    or standing for more than :data:`MAX_NODES` values once aliases are expanded.
+    or standing for more than :data:`MAX_NODES` values once aliases are expanded. The data is
+    built from the composed document (no second parse), with libyaml when PyYAML has it: a
+    1 MiB policy of 5,000 clocks loads in about 1 s instead of 11.
     """
     name = str(path)
     text = _read_text(path)
     try:
         _check_shape(text, name)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
         if node is not None and _expanded_size(node, {}) > MAX_NODES:
             raise _refuse(
                 name,
@@ -201,9 +204,11 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
                 f"stands for more than {MAX_NODES} values once its aliases are expanded; "
                 "write the values out",
             )
-        data = yaml.safe_load(text)
+        data = None if node is None else _LOADER("").construct_document(node)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's own bound, met first
+            raise _refuse(name, line, _TOO_DEEP) from None
         raise ConfigError([Problem(name, line, "", f"not valid YAML: {exc.problem}")]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(name, None, "", f"not valid YAML: {exc}")]) from exc

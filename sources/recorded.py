@@ -24,7 +24,7 @@ from pydantic_core import SchemaValidator
 
 from sla.events import LifecycleEvent
 from sla.readmodels.replay import event_order
-from sources.mapping import EventSkipped, MappingError, TopicMapping
+from sources.mapping import DEFAULT_MAX_BYTES, EventSkipped, MappingError, TopicMapping
 
 __all__ = [
     "REPLAY_EARLIEST",
@@ -127,32 +127,79 @@ def read_records(source: Source) -> Iterator[tuple[int, bytes]]:
     """(line number, record bytes) of a file: one JSON object per line, or one CSV record.
 
     A CSV record runs over several lines while a quoted cell is open (a note holding a line
-    break stays one record); it is numbered by its first line. The header line of a CSV file
-    is skipped; blank lines are left out.
+    break stays one record); it is numbered by its first line. A quote opens a cell only at the
+    cell's start, as the csv module reads it: ``5" wide`` in a plain cell is a character, not
+    the start of a record that swallows the lines below. A record that grows past the topic's
+    ``max_bytes`` (an unclosed quote) is handed over as it is, to be refused as too large, and
+    the next line starts a new record. The header line of a CSV file is skipped; blank lines
+    are left out.
     """
-    csv_layout = getattr(source.mapping, "csv", None)
-    quote = (csv_layout.quotechar if csv_layout else '"').encode()
+    if source.mapping.format != "csv":
+        yield from _json_lines(source.path)
+        return
+    layout = getattr(source.mapping, "csv", None)
+    cells = _CsvCells(
+        (layout.quotechar if layout else '"').encode(), (layout.delimiter if layout else ",")
+    )
+    limit = getattr(source.mapping, "max_bytes", DEFAULT_MAX_BYTES)
     with _open(source.path) as stream:
-        pending, start, quotes = b"", 0, 0
+        pending, start, open_cell = b"", 0, False
         for number, line in enumerate(stream, start=1):
-            if number == 1 and source.mapping.format == "csv":
-                continue
-            if source.mapping.format != "csv":
-                record = line.rstrip(b"\r\n")
-                if record.strip():
-                    yield number, record
+            if number == 1:
                 continue
             if not pending:
                 start = number
             pending += line
-            quotes += line.count(quote)
-            if quotes % 2:  # a quoted cell is still open: the record goes on
-                continue
-            record, pending, quotes = pending.rstrip(b"\r\n"), b"", 0
+            open_cell = cells.open_after(line, open_cell)
+            if open_cell and len(pending) <= limit:
+                continue  # a quoted cell is still open: the record goes on
+            record, pending, open_cell = pending.rstrip(b"\r\n"), b"", False
             if record.strip():
                 yield start, record
         if pending.strip():
             yield start, pending.rstrip(b"\r\n")  # an unclosed quote: the mapping refuses it
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with _open(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            record = line.rstrip(b"\r\n")
+            if record.strip():
+                yield number, record
+
+
+@dataclass(frozen=True)
+class _CsvCells:
+    """Where quoted cells open and close in the lines of a CSV file (the csv module's rules)."""
+
+    quote: bytes
+    delimiter: str
+
+    def open_after(self, line: bytes, open_cell: bool) -> bool:
+        """Whether a quoted cell is open at the end of ``line``, given it was at its start.
+
+        A quote opens a cell only as the cell's first character; inside a quoted cell a
+        doubled quote is one quote character and a single one closes the cell.
+        """
+        if not open_cell and self.quote not in line:
+            return False
+        text, quote = line.decode("utf-8", "surrogateescape"), self.quote.decode()
+        if not open_cell:
+            text = text.removeprefix("\ufeff")  # the mapping drops a BOM starting a record
+        at_start, i = not open_cell, 0
+        while i < len(text):
+            char = text[i]
+            if open_cell:
+                if char == quote:
+                    if text[i + 1 : i + 2] == quote:
+                        i += 1  # a doubled quote inside the cell
+                    else:
+                        open_cell = False
+            elif char == quote and at_start:
+                open_cell = True
+            at_start = char == self.delimiter and not open_cell
+            i += 1
+        return open_cell
 
 
 #: Event times replay accepts: it checks no distance from now (old logs are its purpose), but

@@ -170,6 +170,11 @@ def _refuse_personal(names: Iterable[str]) -> None:
         )
 
 
+#: The most ``max_bytes`` may be (64 MiB): Kafka's own default is 1 MiB, and a replay holds one
+#: record of this size in memory while a quoted cell is open.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
 class CsvSpec(_Strict):
     """The layout of a topic whose messages are single CSV records without a header line."""
 
@@ -187,6 +192,22 @@ class CsvSpec(_Strict):
         if seen:
             raise ValueError(f"column {seen[0]!r} is named twice")
         return value
+
+    @field_validator("delimiter", "quotechar")
+    @classmethod
+    def _not_a_line_break(cls, value: str) -> str:
+        if value in "\r\n":
+            raise ValueError(f"{value!r} ends a line; a CSV record needs it as a line break")
+        return value
+
+    @model_validator(mode="after")
+    def _delimiter_is_not_the_quote(self) -> CsvSpec:
+        if self.delimiter == self.quotechar:
+            raise ValueError(
+                f"delimiter and quotechar are both {self.delimiter!r}: no record could be read; "
+                "give them different characters"
+            )
+        return self
 
 
 class TopicSpec(_Strict):
@@ -206,7 +227,12 @@ class TopicSpec(_Strict):
     event_types: dict[str, str] = Field(default_factory=dict)
     unmapped: Literal["keep", "drop", "deadletter"] = "keep"
     event_id_from: list[Literal["case_id", "case_kind", "event_type", "occurred_at"]] | None = None
-    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    max_bytes: int = Field(
+        DEFAULT_MAX_BYTES,
+        gt=0,
+        le=MAX_MESSAGE_BYTES,
+        description="larger messages are dead-lettered; also the longest CSV record a replay reads",
+    )
     order_by: FieldSpec | None = Field(
         None,
         description="an integer field (a modification counter, an event index) that orders a "

@@ -43,9 +43,11 @@ from alerts.ack_page import (
     nonce_from,
 )
 from alerts.config import AlertsSpec, load_alerts, policy_ids
+from alerts.metrics import AlertMetrics
 from alerts.runtime import AlertRuntime, until_redis_answers
 from sla.policy import PolicySpec
 from sla.timesource import SystemTime
+from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import Metrics
 from streams.runtime import Runtime
 from streams.settings import Settings
@@ -118,13 +120,15 @@ def build(
     if AckSigner.from_env(env) is not None:
         check_base_url(ack_base_url, allow_loopback=settings.allow_loopback_ack_links)
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    alert_metrics = AlertMetrics(metrics.registry)
+    bound_metrics(alert_metrics, LabelValues.of(policy))  # a breach's team may be any value
     return AlertRuntime.build(
         spec,
         redis,
         env,
         SystemTime(),
         prefix=settings.app_id,
-        registry=metrics.registry,
+        metrics=alert_metrics,
         ack_base_url=ack_base_url,
         clock_names={c.id: c.name for c in policy.clocks},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,16 +50,18 @@ class TestPolicyIds:
         assert ({"reply"}, {"desk"}) == with_teams
 
 
-class TestMistakes:
-    def _problems(self, tmp_path: Path, data: dict[str, object]) -> list[str]:
-        with pytest.raises(ConfigError) as caught:
-            load_alerts(write_config(tmp_path, data), clocks={"complaint_first_response"})
-        return [str(p) for p in caught.value.problems]
+def problems_of(tmp_path: Path, data: dict[str, object]) -> list[str]:
+    """The problems loading ``data`` as an alerts file reports (it must fail)."""
+    with pytest.raises(ConfigError) as caught:
+        load_alerts(write_config(tmp_path, data), clocks={"complaint_first_response"})
+    return [str(p) for p in caught.value.problems]
 
+
+class TestMistakes:
     def test_literal_secret_is_refused(self, tmp_path: Path) -> None:
         """A webhook secret written in the file is refused, naming the field and the fix."""
         channels = {"hook": {"type": "webhook", "url": "http://x", "secret": "hunter2"}}
-        problems = self._problems(tmp_path, {**BASE_CONFIG, "channels": channels})
+        problems = problems_of(tmp_path, {**BASE_CONFIG, "channels": channels})
         assert 1 == len(problems)
         assert "channels.hook.secret" in problems[0]
         assert "${ENV_VAR}" in problems[0]
@@ -66,7 +69,7 @@ class TestMistakes:
     def test_unknown_recipient_in_team_names_line(self, tmp_path: Path) -> None:
         """A team member who is not a recipient is reported at its line."""
         teams = {"cs-frontline": {"members": ["agent-1", "nobody"]}}
-        problems = self._problems(tmp_path, {**BASE_CONFIG, "teams": teams})
+        problems = problems_of(tmp_path, {**BASE_CONFIG, "teams": teams})
         path = tmp_path / "alerts.yaml"
         lines = path.read_text().splitlines()
         line = next(i for i, text in enumerate(lines, 1) if "nobody" in text)
@@ -78,7 +81,7 @@ class TestMistakes:
         """A recipient on an e-mail channel without an address is reported."""
         channels = {"mail": {"type": "email", "host": "localhost", "sender": "s@example.com"}}
         recipients = {r: {"channels": ["mail"]} for r in ("agent-1", "agent-2", "sup-1", "head-1")}
-        problems = self._problems(
+        problems = problems_of(
             tmp_path, {**BASE_CONFIG, "channels": channels, "recipients": recipients}
         )
         assert 4 == len(problems)
@@ -87,15 +90,61 @@ class TestMistakes:
     def test_unknown_clock_in_ladder(self, tmp_path: Path) -> None:
         """A ladder for a clock the policy does not have is reported."""
         escalation = {"clocks": {"no_such_clock": [{"after": "1m", "to": ["supervisor"]}]}}
-        problems = self._problems(tmp_path, {**BASE_CONFIG, "escalation": escalation})
+        problems = problems_of(tmp_path, {**BASE_CONFIG, "escalation": escalation})
         assert ["unknown clock 'no_such_clock'"] == [p.split(": ")[-1] for p in problems]
 
     def test_bad_hours(self, tmp_path: Path) -> None:
         """Working hours that are not HH:MM-HH:MM are refused with the bad value."""
         teams = {"cs-frontline": {"roster": {"hours": "9-18"}}}
-        problems = self._problems(tmp_path, {**BASE_CONFIG, "teams": teams})
+        problems = problems_of(tmp_path, {**BASE_CONFIG, "teams": teams})
         assert 1 == len(problems)
         assert "'9-18'" in problems[0]
+
+
+class TestHostileDurations:
+    """Durations that pass a duration parser but break alerting at run time are refused."""
+
+    @pytest.mark.parametrize(
+        ("change", "field", "bounds"),
+        [
+            ({"lease": "0.0001s"}, "lease", "between 1s and 1h, got 0.0001s"),
+            ({"lease": "36500d"}, "lease", "between 1s and 1h, got 36500d"),
+            ({"dedupe_ttl": "0.0001s"}, "dedupe_ttl", "between 1h and 365d, got 0.0001s"),
+            (
+                {"channels": {"console": {"type": "console", "timeout": "36500d"}}},
+                "channels.console.timeout",
+                "between 1s and 5m, got 36500d",
+            ),
+            (
+                {"channels": {"console": {"type": "console", "backoff": "0.001s"}}},
+                "channels.console.backoff",
+                "between 0.1s and 1d, got 0.001s",
+            ),
+            (
+                {"escalation": {"default": [{"after": "0.0001s", "to": ["supervisor"]}]}},
+                "escalation.default[0].after",
+                "between 1s and 90d, got 0.0001s",
+            ),
+        ],
+        ids=["lease_zero", "lease_century", "dedupe_zero", "timeout", "backoff", "escalation"],
+    )
+    def test_out_of_bounds(
+        self, tmp_path: Path, change: dict[str, object], field: str, bounds: str
+    ) -> None:
+        """Each is one problem naming the line, the field and the accepted span."""
+        problems = problems_of(tmp_path, {**BASE_CONFIG, **change})
+        assert [(True, True)] == [(f": {field}: " in p, bounds in p) for p in problems]
+        assert re.match(rf"{re.escape(str(tmp_path / 'alerts.yaml'))}:\d+: ", problems[0])
+
+    def test_ladder_longer_than_dedupe_ttl(self, tmp_path: Path) -> None:
+        """Levels Redis would forget before they fire are refused, naming the ladder."""
+        ladder = [{"after": "20h", "to": ["supervisor"]}, {"after": "5h", "to": ["supervisor"]}]
+        problems = problems_of(
+            tmp_path, {**BASE_CONFIG, "dedupe_ttl": "1d", "escalation": {"default": ladder}}
+        )
+        assert [": escalation.default: its levels take 25h in all"] == [
+            p[p.index(": escalation") :].split(", not")[0] for p in problems
+        ]
 
 
 class TestReferences:

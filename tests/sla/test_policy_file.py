@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from alerts.config import load_alerts
-from sla.config_file import ConfigError
+from sla.config_file import ConfigError, read_yaml
 from sla.policy import PolicySpec
 from sla.policy_file import PolicyError, load_policy, policy_summary
 from sources.topics import load_topics
@@ -257,3 +258,14 @@ class TestHostileFiles:
             load_alerts(path, {"reply"}, set())
         with pytest.raises(ConfigError):
             load_topics(path)
+
+
+class TestReader:
+    @pytest.mark.parametrize(
+        "path",
+        [DEFAULT_PACK, ROOT / "config" / "alerts.yaml", *sorted(CORPUS.glob("good/*.yaml"))],
+        ids=lambda p: p.name,
+    )
+    def test_same_data_as_pyyaml(self, path: Path) -> None:
+        """One parse (libyaml's when PyYAML has it) gives what yaml.safe_load gives."""
+        assert yaml.safe_load(path.read_text(encoding="utf-8")) == read_yaml(path)[0]

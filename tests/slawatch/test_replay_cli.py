@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from sla.readmodels.reports import Chart, Report, Table
 from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
 from slawatch.cli import app
-from slawatch.replay import replay_files
+from slawatch.replay import ReplayResult, replay_files
 from slawatch.report import read_outcomes_file
 from slawatch.report_render import report_html
-from sources.recorded import Source, parse_sources, read_records
+from sources.recorded import DecodeStats, Source, parse_sources, read_records
 from sources.topics import load_topics
 
 POLICY = """\
@@ -278,19 +278,70 @@ class TestBadRecords:
 
     def test_quoted_newline_and_bom_in_csv(self, tmp_path: Path, files: dict[str, Path]) -> None:
         """A quoted cell holding a line break is one record; a BOM starting a row is dropped."""
-        topics = tmp_path / "csv-topics.yaml"
-        topics.write_text(CSV_TOPICS, encoding="utf-8")
-        log = tmp_path / "tickets.csv"
-        log.write_bytes(
-            b"ticket,kind,at,note\n"
+        result, stats, _ = replay_csv(
+            tmp_path,
+            files,
             b'T-1,complaint_registered,2026-11-02T09:00:00+00:00,"called back\nleft a message"\n'
             b"\xef\xbb\xbfT-2,complaint_registered,2026-11-02T10:00:00+00:00,\n"
-            b"T-1,complaint_acknowledged,2026-11-02T11:00:00+00:00,done\n"
+            b"T-1,complaint_acknowledged,2026-11-02T11:00:00+00:00,done\n",
         )
-        result, stats = replay_files([str(log)], topics, files["policy"])
         assert (3, 3, {}) == (stats.records, stats.decoded, dict(stats.rejected))
         assert [("T-1", "met")] == [(o.case_id, o.outcome) for o in result.outcomes]
         assert ["T-2"] == [c.ref.case_id for c in result.open_clocks]
+
+    def test_quote_inside_a_plain_cell_is_a_character(
+        self, tmp_path: Path, files: dict[str, Path]
+    ) -> None:
+        """``5" wide`` in an unquoted cell does not swallow the records below it; a quoted
+        cell after a BOM opens as the mapping reads it (one record, refused for its LF)."""
+        result, stats, _ = replay_csv(
+            tmp_path,
+            files,
+            b'T-1,complaint_registered,2026-11-02T09:00:00+00:00,screen 5" wide\n'
+            b'T-2,complaint_registered,2026-11-02T10:00:00+00:00,"a ""quoted"" word"\n'
+            b'\xef\xbb\xbf"T-3\nX",complaint_registered,2026-11-02T10:00:00+00:00,\n'
+            b"T-4,complaint_registered,2026-11-02T10:00:00+00:00,\n",
+        )
+        assert (4, 3, {"tickets.csv: control_character": 1}) == (
+            stats.records,
+            stats.decoded,
+            dict(stats.rejected),
+        )
+        assert ["T-1", "T-2", "T-4"] == sorted(c.ref.case_id for c in result.open_clocks)
+
+    def test_unclosed_quote_costs_at_most_max_bytes(
+        self, tmp_path: Path, files: dict[str, Path]
+    ) -> None:
+        """A quote never closed ends its record at the topic's max_bytes; the rest is read."""
+        rows = [f"T-{i:02},complaint_registered,2026-11-02T10:00:00+00:00,ok\n" for i in range(20)]
+        result, stats, log = replay_csv(
+            tmp_path,
+            files,
+            (
+                'T-00,complaint_registered,2026-11-02T09:00:00+00:00,"never closed\n'
+                + "".join(rows)
+            ).encode(),
+            topic_extra="    max_bytes: 200\n",
+        )
+        assert (18, 17, {"tickets.csv: too_large": 1}) == (
+            stats.records,
+            stats.decoded,
+            dict(stats.rejected),
+        )
+        assert [f"{log}:2"] == [e.split(": ")[0] for e in stats.examples]
+        assert 17 == len(result.open_clocks)
+
+
+def replay_csv(
+    tmp_path: Path, files: dict[str, Path], rows: bytes, topic_extra: str = ""
+) -> tuple[ReplayResult, DecodeStats, Path]:
+    """Replay ``rows`` (below a header line) as the CSV topic ``tickets.csv``."""
+    topics = tmp_path / "csv-topics.yaml"
+    topics.write_text(CSV_TOPICS + topic_extra, encoding="utf-8")
+    log = tmp_path / "tickets.csv"
+    log.write_bytes(b"ticket,kind,at,note\n" + rows)
+    result, stats = replay_files([str(log)], topics, files["policy"])
+    return result, stats, log
 
 
 class TestReportLanguage:

@@ -132,6 +132,18 @@ class TestLoad:
         )
 
 
+#: A CSV topic; LAYOUT stands for more keys of its csv layout.
+CSV_TOPIC = """\
+    version: 1
+    topics:
+      - name: a
+        format: csv
+        csv: {columns: [c, s, t], LAYOUT}
+        case_kind: complaint
+        fields: {case_id: $.c, event_type: $.s, occurred_at: $.t}
+        event_id_from: [case_id, event_type, occurred_at]
+    """
+
 BAD = [
     (
         "duplicate names",
@@ -323,6 +335,26 @@ BAD = [
               attributes: {Region: $.r}
         """,
         "attribute name 'Region' must be lower_snake_case",
+    ),
+    (
+        "csv delimiter is the quote",
+        CSV_TOPIC.replace("LAYOUT", "delimiter: '\"'"),
+        "topics.yaml:5: topics[0].csv: delimiter and quotechar are both '\"'",
+    ),
+    (
+        "csv delimiter is a line break",
+        CSV_TOPIC.replace("LAYOUT", 'delimiter: "\\n"'),
+        "topics.yaml:5: topics[0].csv.delimiter: '\\n' ends a line",
+    ),
+    (
+        "max_bytes beyond 64 MiB",
+        """\
+        version: 1
+        topics:
+          - name: a
+            max_bytes: 99999999999999
+        """,
+        "topics.yaml:4: topics[0].max_bytes: Input should be less than or equal to 67108864",
     ),
 ]
 

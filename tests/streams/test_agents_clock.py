@@ -161,3 +161,50 @@ class TestClockAgent:
         in_agent(runtime, steps)
         assert [b"C-4"] == [key for key, _, _ in self.dead.records]
         assert b'"invalid_event"' in self.dead.records[0][1]
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait inside the event loop until ``condition`` holds; fail naming ``what`` after."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        assert loop.time() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+class Refusing(Sent):
+    """A topic whose broker refuses every write."""
+
+    async def __call__(self, **kwargs: Any) -> None:
+        raise ConnectionError("the broker refused the write")
+
+
+class TestRefusedWrites:
+    def test_the_worker_stops_and_the_event_stays_unprocessed(
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A stop whose outcome the broker refuses: after the retries the app is crashed (its
+        supervisor restarts it from the committed offset) and the table still holds the open
+        clock, so the event is processed again; nothing is dropped and counted only."""
+        monkeypatch.setattr(runtime.topics.outcomes.topic, "send", Refusing())
+        crashed: list[BaseException] = []
+
+        async def crash(reason: BaseException) -> None:
+            crashed.append(reason)
+
+        monkeypatch.setattr(runtime.app, "crash", crash)
+        now = datetime.now(UTC)
+        events = runtime.topics.events.name
+
+        async def steps(agent: Any) -> None:
+            await put(agent, events, event("C-5", "complaint_registered", now), b"C-5", 1)
+            await put(agent, events, event("C-5", "complaint_acknowledged", now), b"C-5", 1)
+            await until(lambda: bool(crashed), 30, "the agent to crash the app")
+
+        in_agent(runtime, steps)
+        row = decode_row(runtime.cases.get("C-5"))
+        assert row is not None
+        assert (["SendFailed"], ["first_response"]) == (
+            [type(r).__name__ for r in crashed],
+            row["open"],
+        )

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from alerts.config import load_alerts
 from sla.policy_file import load_policy
+from streams import alerting
 from streams.app import create_app
 from streams.label_values import OTHER, LabelValues, bound_metrics
 from streams.metrics import NONE, Metrics
@@ -82,4 +84,20 @@ class TestFlood:
         registry = runtime.metrics.registry
         assert 1.0 == registry.get_sample_value(
             "slawatch_clocks_started_total", {"clock": "reply", "team": OTHER, "region": OTHER}
+        )
+
+    def test_the_alert_metrics_are_bounded_too(self, tmp_path: Path) -> None:
+        """A breach's team, acknowledged, is a label of the time-to-ack histogram: bounded."""
+        settings = Settings.from_env({"SLAWATCH_DATADIR": str(tmp_path)})
+        metrics = Metrics(CollectorRegistry())
+        spec = load_alerts(ROOT / "config" / "alerts.yaml")
+        alerts = alerting.build(settings, POLICY, metrics, spec=spec, env={})
+        assert alerts is not None
+        for i in range(2000):
+            alerts.service.metrics.ack_seconds.labels(clock="reply", team=f"t{i}").observe(1.0)
+        assert (2000.0, True) == (
+            metrics.registry.get_sample_value(
+                "slawatch_alert_ack_seconds_count", {"clock": "reply", "team": OTHER}
+            ),
+            _series(metrics.registry) < 200,
         )
