@@ -18,7 +18,17 @@ import faust
 
 from sla.calendar import build_calendars
 from sla.policy import PolicySpec
-from streams import alerting, clocks, explain_view, ingest, reread, skipped_acks, watchdog, web
+from streams import (
+    alerting,
+    clocks,
+    deliveries,
+    explain_view,
+    ingest,
+    reread,
+    skipped_acks,
+    watchdog,
+    web,
+)
 from streams.kafka_auth import broker_credentials
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import Metrics
@@ -130,6 +140,7 @@ def create_app(
         metrics: the metrics holder; a fresh registry when None.
     """
     skipped_acks.install()  # a record skipped around a rebalance is never committed
+    deliveries.install()  # nor is one whose record the broker refused: the worker stops
     from streams import fetch_buffers
 
     fetch_buffers.install()  # records a rebalance drops are freed at once (no cycle)

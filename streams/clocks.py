@@ -33,6 +33,7 @@ from sla.effects import (
 from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
+from streams import deliveries
 from streams.case_row import CaseRow, decode_row
 from streams.codec import DueCommand
 from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
@@ -303,6 +304,10 @@ def register_case_agent(
     async def process(stream: StreamT[bytes]) -> None:
         event: EventT[bytes]
         async for event in stream.events():
+            if deliveries.failure(app) is not None:
+                # a record was refused and the worker is stopping: what it would process now
+                # is read again after the restart anyway
+                await asyncio.Event().wait()
             try:
                 await processor.process((event,))
             except SendFailed as exc:
@@ -369,6 +374,7 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
         partitions=settings.partitions,
     )
     agent = CaseAgent("slawatch.clocks", channel, processor, rt.cases, index, rt.topics.due, True)
+    deliveries.on_refusal(app, processor.undo_refused)  # before the worker stops on a refusal
 
     # read when Prometheus scrapes, not written after every message
     metrics.timer_index_size.set_function(lambda: len(index))

@@ -22,13 +22,14 @@ again after the restart (docs/design.md, Errors).
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from faust.streams import _current_event
@@ -37,6 +38,7 @@ from faust.types import EventT, Message
 from sla.effects import Effect
 from sla.engine import CaseState, ClockTrack, Engine, Step
 from sla.events import LifecycleEvent
+from streams import deliveries
 from streams.case_row import CaseRow, decode_row, encode_row
 from streams.codec import DUE_COMMANDS, EVENTS
 from streams.deadlines import DeadlineIndex
@@ -105,6 +107,7 @@ def summarize(state: CaseState) -> tuple[list[str], list[str]]:
 class _Touched:
     """A case the batch touched: what the table held (bytes, and parsed) and what it holds now."""
 
+    case_id: str
     partition: int
     stored: bytes | None
     row: CaseRow | None
@@ -181,6 +184,7 @@ class CaseProcessor:
         # dict's first key is found by skipping the slots of every entry deleted before it
         self._live: OrderedDict[str, tuple[bytes | None, CaseRow, CaseState]] = OrderedDict()
         self.partition_mismatches = 0
+        self._unconfirmed = Unconfirmed()
         #: Cases retention forgot that got events again (their cycles numbered on).
         self.revived = 0
 
@@ -291,7 +295,7 @@ class CaseProcessor:
                 stored_partition=row["p"],
                 partition=partition,
             )
-        case = touched[case_id] = _Touched(partition, stored, row, loaded, loaded, None)
+        case = touched[case_id] = _Touched(case_id, partition, stored, row, loaded, loaded, None)
         if row is not None and row["s"] is None:
             case.forgotten = dict(row.get("forgotten") or {})
         if row is not None:
@@ -319,6 +323,28 @@ class CaseProcessor:
             del live[case_id]
         return len(gone)
 
+    async def undo_refused(self) -> int:
+        """Put back the rows of the cases whose records the broker refused; returns how many.
+
+        Each gets the row it had before the message whose records were refused (the earliest,
+        when several were), so that message, read again after the restart, is applied again
+        and its records sent again instead of being taken for a duplicate
+        (:mod:`streams.deliveries`).
+        """
+        undone = self._unconfirmed.refused()
+        for undo in undone:
+            _current_event.set(weakref.ref(undo.event))
+            try:
+                if undo.stored is not None:
+                    self.table[undo.case_id] = undo.stored
+                elif self.table.get(undo.case_id) is not None:
+                    del self.table[undo.case_id]
+            finally:
+                _current_event.set(None)
+            self._live.pop(undo.case_id, None)
+            log.warning("case_row_put_back", case_id=undo.case_id, **_ctx(undo.event.message))
+        return len(undone)
+
     def _remember(
         self, case_id: str, stored: bytes | None, row: CaseRow | None, state: CaseState | None
     ) -> None:
@@ -342,7 +368,9 @@ class CaseProcessor:
     ) -> None:
         if step.effects:
             ctx = _ctx(event.message)
-            await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
+            with deliveries.collect() as sent:
+                await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
+            self._unconfirmed.track(sent, _Undo(case.case_id, case.stored, event))
         if keep:
             return  # a forgotten case's marker stays as it is
         if step.state is None and case.state is not None:
@@ -409,6 +437,45 @@ class CaseProcessor:
         }
         self.table[case_id] = encode_row(marker)
         self.index.set(case.partition, case_id, due)
+
+
+@dataclass(frozen=True)
+class _Undo:
+    """What puts a case back as it was before a message: its row then, and the message."""
+
+    case_id: str
+    stored: bytes | None
+    event: EventT[bytes] = field(repr=False)
+
+
+class Unconfirmed:
+    """Records sent and not yet confirmed by the broker, each with the :class:`_Undo` of its
+    case; a confirmed one is forgotten at once, so only records in flight or refused stay."""
+
+    def __init__(self) -> None:
+        self._records: dict[asyncio.Future[Any], _Undo] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def track(self, sent: Iterable[asyncio.Future[Any]], undo: _Undo) -> None:
+        """Keep ``undo`` until each of the ``sent`` records is confirmed."""
+        records = self._records
+        for future in sent:
+            records[future] = undo
+            future.add_done_callback(self._answered)
+
+    def _answered(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is None:
+            self._records.pop(future, None)
+
+    def refused(self) -> list[_Undo]:
+        """One undo per case with a refused record: the earliest message's."""
+        first: dict[str, _Undo] = {}
+        for future, undo in self._records.items():
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                first.setdefault(undo.case_id, undo)
+        return list(first.values())
 
 
 def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:

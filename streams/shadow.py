@@ -40,6 +40,7 @@ from sla.events import LifecycleEvent
 from sla.policy import PolicySpec
 from sla.records import OutcomeRecord
 from sources.mapping import TimeWindow
+from streams import deliveries
 from streams.clocks import CaseAgent, register_case_agent, scan_rows
 from streams.codec import DUE_COMMANDS
 from streams.deadlines import DeadlineIndex
@@ -214,6 +215,10 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         sources=dict.fromkeys(rt.keyed_sources, _quiet_decoder(rt)),
         dead_letter=pass_over,
         errors=rt.errors,
+    )
+    # a candidate policy never stops the live worker, not even when the broker refuses its records
+    deliveries.exempt(
+        app, {SHADOW_DUE_TOPIC, SHADOW_OUTCOMES_TOPIC, table.changelog_topic.get_topic_name()}
     )
     case_agent = CaseAgent("slawatch.shadow", channel, processor, table, index, due, False)
     agent = register_case_agent(app, case_agent, max_sleep=settings.timer_max_sleep)

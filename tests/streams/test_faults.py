@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -154,6 +155,49 @@ class TestBrokerUnreachable:
             assert "broker_data_lost" not in logged
         finally:
             stack.close()
+
+
+#: A JSON schema no record of slawatch matches (Tansu checks a record's value against the
+#: ``value`` property): the broker refuses every write to the topic, with ``INVALID_RECORD``.
+REFUSE_ALL = {"type": "object", "properties": {"value": {"type": "object", "required": ["never"]}}}
+
+
+@pytest.mark.integration
+class TestBrokerRefusesWrites:
+    """A record the broker refuses stops the worker before its message is committed."""
+
+    def test_refused_outcome_stops_the_worker_and_is_read_again(self, tmp_path: Path) -> None:
+        """The broker refuses A-1's outcome (INVALID_RECORD): the worker exits with an error,
+        the group's committed offset stays before A-1's acknowledgement, and a restarted
+        worker processes it again (and stops again: the broker still refuses)."""
+        name = "t" + uuid.uuid4().hex[:10]
+        schemas = tmp_path / "schemas"
+        schemas.mkdir()
+        (schemas / f"{name}.outcomes.json").write_text(json.dumps(REFUSE_ALL))
+        with TansuBroker(log_path=tmp_path / "tansu.log", schema_registry=schemas) as broker:
+            stack = Stack(broker.bootstrap, tmp_path, POLICY, name=name, partitions=1)
+            try:
+                worker = stack.start_worker()
+                t0 = _now()
+                stack.send(
+                    canonical("a-reg", "A-1", "complaint_registered", t0),
+                    canonical("a-ack", "A-1", "complaint_acknowledged", t0 + timedelta(seconds=1)),
+                )
+                wait_for(lambda: not worker.alive(), 60, "the worker to stop on the refusal")
+                first = _events(worker.log_path)
+                committed = stack.committed(stack.source)
+                again = stack.start_worker(ready=False)
+                wait_for(lambda: not again.alive(), 120, "the restarted worker to stop again")
+                second = _events(again.log_path)
+            finally:
+                stack.close()
+
+        assert 0 != (worker.proc.returncode if worker.proc is not None else 0)
+        assert ("record_delivery_failed" in first, "record_delivery_failed" in second) == (
+            True,
+            True,
+        )
+        assert committed <= 1, "the acknowledgement (offset 1) must not be committed"
 
 
 @pytest.mark.integration

@@ -23,7 +23,14 @@ from sla.policy import PolicySpec
 from streams.case_row import CaseRow, decode_row
 from streams.codec import encode_due, encode_model
 from streams.deadlines import DeadlineIndex
-from streams.processor import FORGOTTEN_KEEP, CaseProcessor, ErrorPolicy, SendFailed
+from streams.processor import (
+    FORGOTTEN_KEEP,
+    CaseProcessor,
+    ErrorPolicy,
+    SendFailed,
+    Unconfirmed,
+    _Undo,
+)
 
 EVENTS, DUE = "slawatch.events", "slawatch.due"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -303,3 +310,29 @@ class TestKeptStates:
         proc = processor(table, effects, dead)
         asyncio.run(proc.process([lifecycle("A-1", "complaint_registered", 0, 1, partition=3)]))
         assert (0, 1) == (proc.keep_partitions({0, 1, 2, 3}), proc.kept_states)
+
+
+class TestUnconfirmed:
+    """Records in flight keep the undo of their case until the broker confirms them."""
+
+    def test_confirmed_records_are_forgotten_and_refused_ones_undo_the_earliest(self) -> None:
+        """A confirmed record leaves nothing; for a case with refused records the undo of its
+        earliest refused message is returned, once."""
+
+        async def scenario() -> tuple[int, list[tuple[str, bytes | None]]]:
+            loop = asyncio.get_running_loop()
+            ok, first, second, other = (loop.create_future() for _ in range(4))
+            unconfirmed = Unconfirmed()
+            unconfirmed.track([ok], _Undo("A-1", b"row0", Event(Message(EVENTS, 0, 0, b""))))
+            unconfirmed.track([first], _Undo("A-1", b"row1", Event(Message(EVENTS, 0, 1, b""))))
+            unconfirmed.track([second], _Undo("A-1", b"row2", Event(Message(EVENTS, 0, 2, b""))))
+            unconfirmed.track([other], _Undo("B-1", None, Event(Message(EVENTS, 1, 0, b""))))
+            ok.set_result(None)
+            other.set_result(None)
+            first.set_exception(RuntimeError("refused"))
+            second.set_exception(RuntimeError("refused"))
+            await asyncio.wait([ok, first, second, other])  # their callbacks ran before
+            return len(unconfirmed), [(u.case_id, u.stored) for u in unconfirmed.refused()]
+
+        left, undone = asyncio.run(scenario())
+        assert (2, [("A-1", b"row1")]) == (left, undone)
