@@ -240,6 +240,8 @@ class CaseState:
     orphans: list[Orphan] = field(default_factory=list)
     touched_at: datetime | None = None
     _seen_index: set[str] | None = field(default=None, init=False, repr=False, compare=False)
+    #: During one engine step: ids of the clocks whose tracks are still the previous state's.
+    _shared: set[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def has_seen(self, event_id: str) -> bool:
         """Whether ``event_id`` was applied to this case (among the last :data:`SEEN_LIMIT`)."""
@@ -291,7 +293,51 @@ class CaseState:
         copy.touched_at = self.touched_at
         index = self._seen_index
         copy._seen_index = None if index is None else index.copy()
+        copy._shared = None
         return copy
+
+    def step_copy(self, event: bool) -> CaseState:
+        """A copy for one engine step that shares what the step leaves alone (copy on write).
+
+        The clock tracks stay the previous state's until the step takes one with :meth:`own`;
+        an event step gets its own attributes, event ids and waiting events, a timer step
+        (``event`` false) shares them: it only replaces the list of waiting events. The
+        engine copies a state per event and per timer, and a timer mostly changes one clock
+        or none (an expired waiting event), so copying every clock was most of its cost.
+        """
+        copy = object.__new__(CaseState)
+        copy.case_id = self.case_id
+        copy.case_kind = self.case_kind
+        index = self._seen_index
+        if event:
+            copy.attributes = self.attributes.copy()
+            copy.attribute_times = self.attribute_times.copy()
+            copy.seen = self.seen.copy()
+            copy.orphans = [o.copy() for o in self.orphans]
+            copy._seen_index = None if index is None else index.copy()
+        else:
+            copy.attributes = self.attributes
+            copy.attribute_times = self.attribute_times
+            copy.seen = self.seen
+            copy.orphans = self.orphans
+            copy._seen_index = index
+        copy.clocks = self.clocks.copy()
+        copy._shared = set(self.clocks)
+        copy.touched_at = self.touched_at
+        return copy
+
+    def own(self, clock_id: str) -> ClockTrack:
+        """The track of ``clock_id``, copied first if this step still shares it."""
+        track = self.clocks[clock_id]
+        shared = self._shared
+        if shared and clock_id in shared:
+            shared.discard(clock_id)
+            track = self.clocks[clock_id] = track.clone()
+        return track
+
+    def end_step(self) -> None:
+        """Forget which tracks were shared: the step is over and the state is its own."""
+        self._shared = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form: str, int, float, bool, None, list and dict only."""

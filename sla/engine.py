@@ -112,6 +112,14 @@ def _could_match(filter_: AttributeFilter, attributes: Mapping[str, Any]) -> boo
     return True
 
 
+def _own_running(case: CaseState, clock_id: str) -> tuple[ClockTrack, Cycle]:
+    """The track of a clock with a running cycle, this step's own to change (copy on write)."""
+    track = case.own(clock_id)
+    if track.running is None:
+        raise AssertionError(f"clock {clock_id} has no running cycle")
+    return track, track.running
+
+
 @dataclass(frozen=True)
 class Step:
     """The result of one engine call.
@@ -342,7 +350,7 @@ class Engine:
             ignored = EventIgnored("duplicate", event.event_id, event.event_type)
             return Step(state, [ignored], self._due(state, now))
         ev = CaseEvent.of(event)
-        case = CaseState(event.case_id, event.case_kind) if state is None else state.clone()
+        case = CaseState(event.case_id, event.case_kind) if state is None else state.step_copy(True)
         effects: list[Effect] = []
         self._review(case, now, effects)
         first = not case.seen
@@ -364,6 +372,7 @@ class Engine:
             effects.append(EventIgnored(reason, ev.event_id, detail))
         self._expire_orphans(case, now, effects)
         self._fire(case, now, effects)
+        case.end_step()
         return Step(case, effects, self._next_due(case))
 
     def advance(self, state: CaseState, now: datetime) -> Step:
@@ -373,11 +382,12 @@ class Engine:
         since its last event.
         """
         now = utc(now, "now")
-        case = state.clone()
+        case = state.step_copy(False)
         effects: list[Effect] = []
         self._review(case, now, effects)
         self._expire_orphans(case, now, effects)
         self._fire(case, now, effects)
+        case.end_step()
         purge_at = self._purge_at(case)
         if purge_at is not None and now >= purge_at:
             return Step(None, effects, None)
@@ -428,7 +438,7 @@ class Engine:
         policy = rules.policy
         after_start = roles - {"start"} if first_start else frozenset()
         roles = roles - after_start
-        track = case.clocks.get(policy.id) or ClockTrack()
+        track = case.own(policy.id) if policy.id in case.clocks else ClockTrack()
         previous_end = None if track.last is None else track.last.ended_at
         # An event from before the running cycle's start cannot act on that cycle.
         running = track.running
@@ -659,17 +669,18 @@ class Engine:
         limit whose promise the case lacks) it keeps its terms, or is cancelled when their
         calendar is gone.
         """
-        for clock_id, track in case.clocks.items():
-            cycle = track.running
+        for clock_id, shared in case.clocks.items():
+            cycle = shared.running
             if cycle is None:
                 continue
             rules = self._by_clock.get((case.case_kind, clock_id))
             if rules is None:
-                self._retire(case, clock_id, track, cycle, now, effects)
+                self._retire(case, clock_id, *_own_running(case, clock_id), now, effects)
                 continue
             other = self._reevaluate and cycle.policy_version != self._spec.version
             if not other and self._has_calendar(cycle.terms):
                 continue  # keeps the terms it started with
+            track, cycle = _own_running(case, clock_id)
             adopted = self._readopt(case, rules, cycle)
             if not adopted and not self._has_calendar(cycle.terms):
                 self._retire(case, clock_id, track, cycle, now, effects)
@@ -746,7 +757,8 @@ class Engine:
                 found.append((clock_id, cycle, [d for d in pending if d.at <= now]))
         if len(found) > 1:
             found.sort(key=lambda item: self._rank(item[0]))
-        for clock_id, cycle, due in found:
+        for clock_id, _, due in found:
+            _, cycle = _own_running(case, clock_id)
             for item in due:
                 if item.threshold is not None:
                     cycle.warned.append(item.threshold)
