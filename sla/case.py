@@ -102,9 +102,11 @@ class CaseEvent:
 
 def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:
     """The event's attributes that are set, JSON-safe (``model_dump`` order)."""
-    return {
-        k: v if type(v) is str else _json_scalar(v) for k, v in set_attributes(attributes).items()
-    }
+    values = set_attributes(attributes)  # a new dict: changed in place, without a second one
+    for key, value in values.items():
+        if type(value) is not str:
+            values[key] = _json_scalar(value)
+    return values
 
 
 @dataclass

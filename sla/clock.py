@@ -169,8 +169,8 @@ class Cycle:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _memo_basis: _Basis | None = field(default=None, init=False, repr=False, compare=False)
-    #: :meth:`pending` for (warned, breach_emitted), valid with the memo of due times.
-    _pending: tuple[tuple[float, ...], bool, tuple[Due, ...]] | None = field(
+    #: :meth:`pending` for (a copy of warned, breach_emitted), valid with the memo of due times.
+    _pending: tuple[list[float], bool, tuple[Due, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -320,14 +320,10 @@ class Cycle:
         """:meth:`pending` as the remembered tuple, not copied: the engine only reads it."""
         self._memo_for(calendar)  # drops a stale answer
         cached = self._pending
-        if (
-            cached is not None
-            and cached[1] == self.breach_emitted
-            and cached[0] == tuple(self.warned)
-        ):
+        if cached is not None and cached[1] == self.breach_emitted and cached[0] == self.warned:
             return cached[2]
         dues = tuple(self._compute_pending(calendar))
-        self._pending = (tuple(self.warned), self.breach_emitted, dues)
+        self._pending = (self.warned.copy(), self.breach_emitted, dues)
         return dues
 
     def _compute_pending(self, calendar: Calendar) -> list[Due]:

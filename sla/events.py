@@ -124,11 +124,12 @@ def set_attributes(attributes: Attributes) -> dict[str, Any]:
     is not a plain scalar (never so from JSON) goes through ``model_dump`` itself. The engine
     and replay read every event's attributes, and ``model_dump`` costs several times this.
     """
-    extra = attributes.__pydantic_extra__ or {}
-    if not all(value is None or type(value) in _PLAIN for value in extra.values()):
-        return attributes.model_dump(exclude_none=True)
     values = {k: v for k, v in attributes.__dict__.items() if v is not None}
-    values.update((k, v) for k, v in extra.items() if v is not None)
+    for key, value in (attributes.__pydantic_extra__ or {}).items():
+        if value is not None:
+            if type(value) not in _PLAIN:
+                return attributes.model_dump(exclude_none=True)
+            values[key] = value
     return values
 
 
