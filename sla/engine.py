@@ -371,9 +371,9 @@ class Engine:
             detail = f"{clock_id}/{ev.event_type}" if clock_id else ev.event_type
             effects.append(EventIgnored(reason, ev.event_id, detail))
         self._expire_orphans(case, now, effects)
-        self._fire(case, now, effects)
+        dues = self._fire(case, now, effects)
         case.end_step()
-        return Step(case, effects, self._next_due(case))
+        return Step(case, effects, self._next_due(case, dues))
 
     def advance(self, state: CaseState, now: datetime) -> Step:
         """Fire every warning, breach and orphan expiry due at or before ``now``.
@@ -386,12 +386,12 @@ class Engine:
         effects: list[Effect] = []
         self._review(case, now, effects)
         self._expire_orphans(case, now, effects)
-        self._fire(case, now, effects)
+        dues = self._fire(case, now, effects)
         case.end_step()
         purge_at = self._purge_at(case)
         if purge_at is not None and now >= purge_at:
             return Step(None, effects, None)
-        return Step(case, effects, self._next_due(case))
+        return Step(case, effects, self._next_due(case, dues))
 
     def open_cycles(self, state: CaseState, as_of: datetime) -> list[OpenCycleRecord]:
         """The case's running cycles as of ``as_of``: elapsed and paused time so far.
@@ -744,20 +744,24 @@ class Engine:
                 kept.append(orphan)
         case.orphans = kept
 
-    def _fire(self, case: CaseState, now: datetime, effects: list[Effect]) -> None:
+    def _fire(self, case: CaseState, now: datetime, effects: list[Effect]) -> list[datetime | None]:
         """Send what is due on every open cycle; several due at once send only the latest.
 
         A breach passes over warnings due with it, and of several warnings due at once only
         the highest threshold is sent (after downtime or a late start, one alert, not three).
+        Returns each open cycle's next warning or breach after that, in clock order, for
+        :meth:`_next_due` (which would otherwise ask every cycle again).
         """
         found = []
+        dues: list[datetime | None] = []
         for clock_id, cycle in case.running():
             pending = cycle.pending_dues(self._calendar(cycle.terms))
             if pending and pending[0].at <= now:  # in time order: nothing due if the first is not
-                found.append((clock_id, cycle, [d for d in pending if d.at <= now]))
+                found.append((clock_id, len(dues), [d for d in pending if d.at <= now]))
+            dues.append(pending[0].at if pending else None)
         if len(found) > 1:
             found.sort(key=lambda item: self._rank(item[0]))
-        for clock_id, _, due in found:
+        for clock_id, index, due in found:
             _, cycle = _own_running(case, clock_id)
             for item in due:
                 if item.threshold is not None:
@@ -769,25 +773,32 @@ class Engine:
             elif latest.threshold is not None:
                 warning = self._warning(case, clock_id, cycle, latest.threshold, latest.at, now)
                 effects.append(WarningDue(warning))
-
-    def _next_due(self, case: CaseState) -> datetime | None:
-        """The earliest of: the open cycles' next warning or breach, the waiting events'
-        expiries, and the purge of an idle case (one pass: it runs after every step)."""
-        earliest: datetime | None = None
-        idle = not case.orphans
-        for track in case.clocks.values():
-            cycle = track.running
-            if cycle is None:
-                continue
-            idle = False
             pending = cycle.pending_dues(self._calendar(cycle.terms))
-            if pending and (earliest is None or pending[0].at < earliest):
-                earliest = pending[0].at
+            dues[index] = pending[0].at if pending else None
+        return dues
+
+    def _next_due(
+        self, case: CaseState, dues: list[datetime | None] | None = None
+    ) -> datetime | None:
+        """The earliest of: the open cycles' next warning or breach (``dues``, from
+        :meth:`_fire`, else asked here), the waiting events' expiries, and the purge of an
+        idle case (one pass: it runs after every step)."""
+        if dues is None:
+            dues = []
+            for track in case.clocks.values():
+                cycle = track.running
+                if cycle is not None:
+                    pending = cycle.pending_dues(self._calendar(cycle.terms))
+                    dues.append(pending[0].at if pending else None)
+        earliest: datetime | None = None
+        for due in dues:
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
         for orphan in case.orphans:
             expiry = orphan.occurred_at + self._lateness
             if earliest is None or expiry < earliest:
                 earliest = expiry
-        if idle and case.touched_at is not None:
+        if not dues and not case.orphans and case.touched_at is not None:
             purge_at = case.touched_at + self._retention
             if earliest is None or purge_at < earliest:
                 earliest = purge_at
