@@ -512,10 +512,12 @@ class Engine:
                 if clock_id not in orphan.clocks:
                     orphan.clocks.append(clock_id)
                 return
-        case.orphans.append(
+        waiting = case.orphans
+        waiting.append(
             Orphan(ev.event_id, ev.event_type, ev.at, ev.attributes, [clock_id], False, ev.sequence)
         )
-        case.orphans.sort(key=lambda o: (o.occurred_at, _order(o.sequence), o.event_id))
+        if len(waiting) > 1:  # one alone is in order (mostly so: they wait minutes)
+            waiting.sort(key=lambda o: (o.occurred_at, _order(o.sequence), o.event_id))
 
     def _start(
         self,
