@@ -94,6 +94,8 @@ _MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
 _OWNER_KEYS = ("region", "department", "assignee")
 _START = frozenset({"start"})
 _RESUME = frozenset({"resume"})
+_MARK_ROLES = frozenset(_MARK_KINDS)
+_NO_ROLES: frozenset[str] = frozenset()
 #: (role, event) pairs that are keywords, not event types: start: first_event, resume: other.
 _KEYWORDS = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
 
@@ -436,8 +438,10 @@ class Engine:
         (``first_event_also``) on the cycle it started, after starting it.
         """
         policy = rules.policy
-        after_start = roles - {"start"} if first_start else frozenset()
-        roles = roles - after_start
+        after_start = _NO_ROLES
+        if first_start:  # (sets built only then: this runs for every clock an event acts on)
+            after_start = roles - _START
+            roles = roles & _START
         track = case.own(policy.id) if policy.id in case.clocks else ClockTrack()
         previous_end = None if track.last is None else track.last.ended_at
         # An event from before the running cycle's start cannot act on that cycle.
@@ -457,7 +461,7 @@ class Engine:
                 start_wanted = True  # a reopen after the cycle ended starts the next one
             else:
                 wants_orphan = True
-        if not ended and roles & {"pause", "resume"}:
+        if not ended and not roles.isdisjoint(_MARK_ROLES):
             if cycle is not None:
                 for kind in _MARK_KINDS:
                     if kind in roles:
