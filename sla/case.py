@@ -6,10 +6,10 @@ the state is ours, so it is rebuilt without validation. Times are stored as ISO-
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sla.clock import Cycle, format_time, parse_time
 from sla.events import Attributes, LifecycleEvent, set_attributes
@@ -66,6 +66,25 @@ def open_cycle_keys(data: Mapping[str, Any]) -> tuple[OpenCycleKey, ...]:
 
 
 _PLAIN = (str, int, float, bool)
+
+In = TypeVar("In", bound=Hashable)
+Out = TypeVar("Out")
+
+
+def _mapped(values: Mapping[str, In], convert: Callable[[In], Out]) -> dict[str, Out]:
+    """``{k: convert(v)}``, converting each distinct value once (``convert`` never gives None).
+
+    The attributes an event sets share its time, so a case's attribute times are a few
+    distinct values over many keys; the worker writes and reads them on every event.
+    """
+    done: dict[In, Out] = {}
+    out = {}
+    for key, value in values.items():
+        converted = done.get(value)
+        if converted is None:
+            converted = done[value] = convert(value)
+        out[key] = converted
+    return out
 
 
 def _json_scalar(value: Any) -> JsonScalar:
@@ -348,7 +367,7 @@ class CaseState:
             "case_id": self.case_id,
             "case_kind": self.case_kind,
             "attributes": dict(self.attributes),
-            "attribute_times": {k: format_time(v) for k, v in self.attribute_times.items()},
+            "attribute_times": _mapped(self.attribute_times, format_time),
             "seen": list(self.seen),
             "clocks": {k: t.to_json() for k, t in self.clocks.items()},
             "orphans": [o.to_json() for o in self.orphans],
@@ -368,7 +387,7 @@ class CaseState:
             case_id=data["case_id"],
             case_kind=data["case_kind"],
             attributes=dict(data["attributes"]),
-            attribute_times={k: parse_time(v) for k, v in data["attribute_times"].items()},
+            attribute_times=_mapped(data["attribute_times"], parse_time),
             seen=list(data["seen"]),
             clocks={k: ClockTrack.from_json(v) for k, v in data["clocks"].items()},
             orphans=[Orphan.from_json(o) for o in data["orphans"]],
