@@ -63,7 +63,14 @@ CONTROL_PATTERN = r"[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]"
 
 
 def _refuse_control(value: str) -> str:
-    """Refuse control characters, naming the first one and where it is."""
+    """Refuse control characters, naming the first one and where it is.
+
+    Every refused character is also one ``str.isprintable`` rejects (categories Cc, Zl, Zp
+    and Cf), so a printable value skips the search: every id and value of every event is
+    checked here.
+    """
+    if value.isprintable():
+        return value
     found = _CONTROL.search(value)
     if found is not None:
         raise ValueError(
