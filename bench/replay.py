@@ -200,10 +200,11 @@ def section(results: list[Result]) -> str:
             "refresh. Each open cycle remembers its warning and deadline times until its pause "
             "intervals or terms change, so working-calendar arithmetic is done once per cycle "
             "and pause rather than after every event; the replay phase includes reading each "
-            "event back from its compact JSON (about a sixth of it); the rest is the engine's "
-            "per-event bookkeeping (a copy of the case state per step, records, effects) and "
-            "the replay's timer queue. Figures move by 20-30 % between runs on a shared "
-            "machine: compare in one session (README, 2026-11-25).",
+            "event back from its compact JSON (about a tenth of it, the Python checks left "
+            "out); the rest is the engine's per-event work (each step copies only the clocks "
+            "it changes; records, effects) and the replay's timer queue. Figures move by "
+            "20-30 % between runs on a shared machine: compare in one session (README, "
+            "2026-12-06); `--check DIR` proves the outputs byte-identical to another checkout's.",
             END,
         ]
     )
