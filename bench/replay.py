@@ -12,18 +12,26 @@ Usage::
 
     .venv/bin/python bench/replay.py                  # print a table
     .venv/bin/python bench/replay.py --write-readme   # also update bench/README.md
+    .venv/bin/python bench/replay.py --check ../main  # outputs byte-identical to another tree's
+
+``--check DIR`` replays each log again with the code of the checkout ``DIR`` (in a child
+process) and compares the SHA-256 of what ``slawatch replay --out`` would write (outcomes with
+the open rows, breaches): the full-size logs, beside ``tests/datasets/test_replay_outputs.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -78,6 +86,7 @@ class Result:
     days: float
     read_s: float
     replay_s: float
+    digest: str
 
     @property
     def total_s(self) -> float:
@@ -95,6 +104,7 @@ def measure(log: Log) -> Result:
     started = time.perf_counter()
     result = run_replay(decoded(payloads), spec, keep_cases=False)
     replay_s = time.perf_counter() - started
+    rows = [*result.outcomes, *result.open_records, *result.breaches]
     days = 0.0
     if result.first_event is not None and result.last_event is not None:
         days = (result.last_event - result.first_event).total_seconds() / 86400
@@ -106,7 +116,49 @@ def measure(log: Log) -> Result:
         days,
         read_s,
         replay_s,
+        _digest(r.model_dump_json() for r in rows),
     )
+
+
+def _digest(lines: Any) -> str:
+    """SHA-256 of the records as ``slawatch replay --out`` writes them, one JSON per line."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+#: Run in a child process with another checkout first on the path: that tree's digest of a log.
+_REFERENCE = """
+import hashlib, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from sla.policy_file import load_policy
+from slawatch.replay import decoded, run_replay
+from sources.recorded import DecodeStats, load_events, parse_sources
+from sources.topics import load_topics
+datasets = Path(sys.argv[1]) / "config" / "datasets"
+topics = load_topics(datasets / f"{sys.argv[3]}-topics.yaml")
+sources = parse_sources([sys.argv[2]], topics.mappings())
+spec = load_policy(datasets / f"{sys.argv[3]}-policies.yaml")
+result = run_replay(decoded(load_events(sources, DecodeStats())), spec, keep_cases=False)
+digest = hashlib.sha256()
+for r in [*result.outcomes, *result.open_records, *result.breaches]:
+    digest.update(r.model_dump_json().encode("utf-8") + b"\\n")
+print(digest.hexdigest())
+"""
+
+
+def check(results: list[Result], reference: Path) -> bool:
+    """Whether every log's outputs here are byte-identical to the ``reference`` tree's."""
+    same = True
+    for r in results:
+        args = [sys.executable, "-c", _REFERENCE, str(reference), str(r.log.path), r.log.config]
+        theirs = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+        verdict = "identical" if theirs == r.digest else "DIFFERENT"
+        print(f"{r.log.name}: outputs {verdict} to {reference} ({r.digest[:16]})")
+        same = same and theirs == r.digest
+    return same
 
 
 def table(results: list[Result]) -> str:
@@ -148,10 +200,11 @@ def section(results: list[Result]) -> str:
             "refresh. Each open cycle remembers its warning and deadline times until its pause "
             "intervals or terms change, so working-calendar arithmetic is done once per cycle "
             "and pause rather than after every event; the replay phase includes reading each "
-            "event back from its compact JSON (about a sixth of it); the rest is the engine's "
-            "per-event bookkeeping (a copy of the case state per step, records, effects) and "
-            "the replay's timer queue. Figures move by 20-30 % between runs on a shared "
-            "machine: compare in one session (README, 2026-11-25).",
+            "event back from its compact JSON (about a tenth of it, the Python checks left "
+            "out); the rest is the engine's per-event work (each step copies only the clocks "
+            "it changes; records, effects) and the replay's timer queue. Figures move by "
+            "20-30 % between runs on a shared machine: compare in one session (README, "
+            "2026-12-06); `--check DIR` proves the outputs byte-identical to another checkout's.",
             END,
         ]
     )
@@ -171,6 +224,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write-readme", action="store_true", help="update bench/README.md")
     parser.add_argument("--only", help="run only logs whose name contains this text")
+    parser.add_argument(
+        "--check", type=Path, help="compare the outputs with those of the checkout at this path"
+    )
     args = parser.parse_args()
     tune_gc({})  # as ``slawatch replay`` runs (slawatch/collector.py)
     results = []
@@ -186,6 +242,8 @@ def main() -> int:
     if args.write_readme and results:
         write_readme(section(results))
         print(f"updated {README}", file=sys.stderr)
+    if args.check is not None and not check(results, args.check.resolve()):
+        return 1
     return 0
 
 

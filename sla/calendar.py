@@ -214,13 +214,16 @@ class WorkingCalendar:
         remaining = amount
         day = self._local_date(cursor) - _ONE_DAY
         idle = 0
+        day_intervals, day_total = self._intervals, self._day_total
         while True:
-            intervals = self._intervals(day)
-            if intervals and intervals[0][0] >= cursor and self._day_total(day) < remaining:
-                remaining -= self._day_total(day)
-                idle = 0
-                day += _ONE_DAY
-                continue
+            intervals = day_intervals(day)
+            if intervals and intervals[0][0] >= cursor:
+                whole = day_total(day)
+                if whole < remaining:
+                    remaining -= whole
+                    idle = 0
+                    day += _ONE_DAY
+                    continue
             found = False
             for begin, end in intervals:
                 if end > cursor:

@@ -6,10 +6,10 @@ the state is ours, so it is rebuilt without validation. Times are stored as ISO-
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sla.clock import Cycle, format_time, parse_time
 from sla.events import Attributes, LifecycleEvent, set_attributes
@@ -67,6 +67,25 @@ def open_cycle_keys(data: Mapping[str, Any]) -> tuple[OpenCycleKey, ...]:
 
 _PLAIN = (str, int, float, bool)
 
+In = TypeVar("In", bound=Hashable)
+Out = TypeVar("Out")
+
+
+def _mapped(values: Mapping[str, In], convert: Callable[[In], Out]) -> dict[str, Out]:
+    """``{k: convert(v)}``, converting each distinct value once (``convert`` never gives None).
+
+    The attributes an event sets share its time, so a case's attribute times are a few
+    distinct values over many keys; the worker writes and reads them on every event.
+    """
+    done: dict[In, Out] = {}
+    out = {}
+    for key, value in values.items():
+        converted = done.get(value)
+        if converted is None:
+            converted = done[value] = convert(value)
+        out[key] = converted
+    return out
+
 
 def _json_scalar(value: Any) -> JsonScalar:
     """Attribute values as stored: datetimes as ISO text, anything unusual as its text."""
@@ -102,9 +121,11 @@ class CaseEvent:
 
 def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:
     """The event's attributes that are set, JSON-safe (``model_dump`` order)."""
-    return {
-        k: v if type(v) is str else _json_scalar(v) for k, v in set_attributes(attributes).items()
-    }
+    values = set_attributes(attributes)  # a new dict: changed in place, without a second one
+    for key, value in values.items():
+        if type(value) is not str:
+            values[key] = _json_scalar(value)
+    return values
 
 
 @dataclass
@@ -240,6 +261,8 @@ class CaseState:
     orphans: list[Orphan] = field(default_factory=list)
     touched_at: datetime | None = None
     _seen_index: set[str] | None = field(default=None, init=False, repr=False, compare=False)
+    #: During one engine step: ids of the clocks whose tracks are still the previous state's.
+    _shared: set[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def has_seen(self, event_id: str) -> bool:
         """Whether ``event_id`` was applied to this case (among the last :data:`SEEN_LIMIT`)."""
@@ -291,7 +314,51 @@ class CaseState:
         copy.touched_at = self.touched_at
         index = self._seen_index
         copy._seen_index = None if index is None else index.copy()
+        copy._shared = None
         return copy
+
+    def step_copy(self, event: bool) -> CaseState:
+        """A copy for one engine step that shares what the step leaves alone (copy on write).
+
+        The clock tracks stay the previous state's until the step takes one with :meth:`own`;
+        an event step gets its own attributes, event ids and waiting events, a timer step
+        (``event`` false) shares them: it only replaces the list of waiting events. The
+        engine copies a state per event and per timer, and a timer mostly changes one clock
+        or none (an expired waiting event), so copying every clock was most of its cost.
+        """
+        copy = object.__new__(CaseState)
+        copy.case_id = self.case_id
+        copy.case_kind = self.case_kind
+        index = self._seen_index
+        if event:
+            copy.attributes = self.attributes.copy()
+            copy.attribute_times = self.attribute_times.copy()
+            copy.seen = self.seen.copy()
+            copy.orphans = [o.copy() for o in self.orphans]
+            copy._seen_index = None if index is None else index.copy()
+        else:
+            copy.attributes = self.attributes
+            copy.attribute_times = self.attribute_times
+            copy.seen = self.seen
+            copy.orphans = self.orphans
+            copy._seen_index = index
+        copy.clocks = self.clocks.copy()
+        copy._shared = set(self.clocks)
+        copy.touched_at = self.touched_at
+        return copy
+
+    def own(self, clock_id: str) -> ClockTrack:
+        """The track of ``clock_id``, copied first if this step still shares it."""
+        track = self.clocks[clock_id]
+        shared = self._shared
+        if shared and clock_id in shared:
+            shared.discard(clock_id)
+            track = self.clocks[clock_id] = track.clone()
+        return track
+
+    def end_step(self) -> None:
+        """Forget which tracks were shared: the step is over and the state is its own."""
+        self._shared = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-safe form: str, int, float, bool, None, list and dict only."""
@@ -300,7 +367,7 @@ class CaseState:
             "case_id": self.case_id,
             "case_kind": self.case_kind,
             "attributes": dict(self.attributes),
-            "attribute_times": {k: format_time(v) for k, v in self.attribute_times.items()},
+            "attribute_times": _mapped(self.attribute_times, format_time),
             "seen": list(self.seen),
             "clocks": {k: t.to_json() for k, t in self.clocks.items()},
             "orphans": [o.to_json() for o in self.orphans],
@@ -320,7 +387,7 @@ class CaseState:
             case_id=data["case_id"],
             case_kind=data["case_kind"],
             attributes=dict(data["attributes"]),
-            attribute_times={k: parse_time(v) for k, v in data["attribute_times"].items()},
+            attribute_times=_mapped(data["attribute_times"], parse_time),
             seen=list(data["seen"]),
             clocks={k: ClockTrack.from_json(v) for k, v in data["clocks"].items()},
             orphans=[Orphan.from_json(o) for o in data["orphans"]],

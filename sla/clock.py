@@ -20,6 +20,7 @@ customer does not wait for the courier. Nothing here knows about cases, topics o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
@@ -169,8 +170,13 @@ class Cycle:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _memo_basis: _Basis | None = field(default=None, init=False, repr=False, compare=False)
-    #: :meth:`pending` for (warned, breach_emitted), valid with the memo of due times.
-    _pending: tuple[tuple[float, ...], bool, tuple[Due, ...]] | None = field(
+    #: The key ``marks`` were last sorted by, their number and the last one then: while they
+    #: still hold, a mark that sorts after the last is appended without sorting them again.
+    _marks_order: tuple[Callable[[Mark], tuple[Any, ...]], int, Mark] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    #: :meth:`pending` for (a copy of warned, breach_emitted), valid with the memo of due times.
+    _pending: tuple[list[float], bool, tuple[Due, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -180,10 +186,20 @@ class Cycle:
         At one instant a resume goes before a pause (:meth:`Mark.key`); with ``source_order``
         marks of one instant keep the order they were added in (a stable sort by time).
         """
-        if any(m.event_id == mark.event_id and m.kind == mark.kind for m in self.marks):
-            return False
-        self.marks.append(mark)
-        self.marks.sort(key=_mark_time if source_order else Mark.key)
+        marks = self.marks
+        for other in marks:
+            if other.event_id == mark.event_id and other.kind == mark.kind:
+                return False
+        key: Callable[[Mark], tuple[Any, ...]] = _mark_time if source_order else Mark.key
+        last = marks[-1] if marks else None
+        marks.append(mark)
+        if (
+            last is None
+            or self._marks_order != (key, len(marks) - 1, last)
+            or key(mark) < key(last)
+        ):
+            marks.sort(key=key)  # not simply a later mark on marks sorted by this key
+        self._marks_order = (key, len(marks), marks[-1])
         return True
 
     def pauses(self, end: datetime | None = None) -> list[tuple[datetime, datetime | None]]:
@@ -320,14 +336,10 @@ class Cycle:
         """:meth:`pending` as the remembered tuple, not copied: the engine only reads it."""
         self._memo_for(calendar)  # drops a stale answer
         cached = self._pending
-        if (
-            cached is not None
-            and cached[1] == self.breach_emitted
-            and cached[0] == tuple(self.warned)
-        ):
+        if cached is not None and cached[1] == self.breach_emitted and cached[0] == self.warned:
             return cached[2]
         dues = tuple(self._compute_pending(calendar))
-        self._pending = (tuple(self.warned), self.breach_emitted, dues)
+        self._pending = (self.warned.copy(), self.breach_emitted, dues)
         return dues
 
     def _compute_pending(self, calendar: Calendar) -> list[Due]:

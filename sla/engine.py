@@ -94,6 +94,8 @@ _MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
 _OWNER_KEYS = ("region", "department", "assignee")
 _START = frozenset({"start"})
 _RESUME = frozenset({"resume"})
+_MARK_ROLES = frozenset(_MARK_KINDS)
+_NO_ROLES: frozenset[str] = frozenset()
 #: (role, event) pairs that are keywords, not event types: start: first_event, resume: other.
 _KEYWORDS = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
 
@@ -110,6 +112,14 @@ def _could_match(filter_: AttributeFilter, attributes: Mapping[str, Any]) -> boo
         if value is not None and str(value) not in accepted:
             return False
     return True
+
+
+def _own_running(case: CaseState, clock_id: str) -> tuple[ClockTrack, Cycle]:
+    """The track of a clock with a running cycle, this step's own to change (copy on write)."""
+    track = case.own(clock_id)
+    if track.running is None:
+        raise AssertionError(f"clock {clock_id} has no running cycle")
+    return track, track.running
 
 
 @dataclass(frozen=True)
@@ -342,7 +352,7 @@ class Engine:
             ignored = EventIgnored("duplicate", event.event_id, event.event_type)
             return Step(state, [ignored], self._due(state, now))
         ev = CaseEvent.of(event)
-        case = CaseState(event.case_id, event.case_kind) if state is None else state.clone()
+        case = CaseState(event.case_id, event.case_kind) if state is None else state.step_copy(True)
         effects: list[Effect] = []
         self._review(case, now, effects)
         first = not case.seen
@@ -363,8 +373,9 @@ class Engine:
             detail = f"{clock_id}/{ev.event_type}" if clock_id else ev.event_type
             effects.append(EventIgnored(reason, ev.event_id, detail))
         self._expire_orphans(case, now, effects)
-        self._fire(case, now, effects)
-        return Step(case, effects, self._next_due(case))
+        dues = self._fire(case, now, effects)
+        case.end_step()
+        return Step(case, effects, self._next_due(case, dues))
 
     def advance(self, state: CaseState, now: datetime) -> Step:
         """Fire every warning, breach and orphan expiry due at or before ``now``.
@@ -373,15 +384,16 @@ class Engine:
         since its last event.
         """
         now = utc(now, "now")
-        case = state.clone()
+        case = state.step_copy(False)
         effects: list[Effect] = []
         self._review(case, now, effects)
         self._expire_orphans(case, now, effects)
-        self._fire(case, now, effects)
+        dues = self._fire(case, now, effects)
+        case.end_step()
         purge_at = self._purge_at(case)
         if purge_at is not None and now >= purge_at:
             return Step(None, effects, None)
-        return Step(case, effects, self._next_due(case))
+        return Step(case, effects, self._next_due(case, dues))
 
     def open_cycles(self, state: CaseState, as_of: datetime) -> list[OpenCycleRecord]:
         """The case's running cycles as of ``as_of``: elapsed and paused time so far.
@@ -426,9 +438,11 @@ class Engine:
         (``first_event_also``) on the cycle it started, after starting it.
         """
         policy = rules.policy
-        after_start = roles - {"start"} if first_start else frozenset()
-        roles = roles - after_start
-        track = case.clocks.get(policy.id) or ClockTrack()
+        after_start = _NO_ROLES
+        if first_start:  # (sets built only then: this runs for every clock an event acts on)
+            after_start = roles - _START
+            roles = roles & _START
+        track = case.own(policy.id) if policy.id in case.clocks else ClockTrack()
         previous_end = None if track.last is None else track.last.ended_at
         # An event from before the running cycle's start cannot act on that cycle.
         running = track.running
@@ -447,7 +461,7 @@ class Engine:
                 start_wanted = True  # a reopen after the cycle ended starts the next one
             else:
                 wants_orphan = True
-        if not ended and roles & {"pause", "resume"}:
+        if not ended and not roles.isdisjoint(_MARK_ROLES):
             if cycle is not None:
                 for kind in _MARK_KINDS:
                     if kind in roles:
@@ -502,10 +516,12 @@ class Engine:
                 if clock_id not in orphan.clocks:
                     orphan.clocks.append(clock_id)
                 return
-        case.orphans.append(
+        waiting = case.orphans
+        waiting.append(
             Orphan(ev.event_id, ev.event_type, ev.at, ev.attributes, [clock_id], False, ev.sequence)
         )
-        case.orphans.sort(key=lambda o: (o.occurred_at, _order(o.sequence), o.event_id))
+        if len(waiting) > 1:  # one alone is in order (mostly so: they wait minutes)
+            waiting.sort(key=lambda o: (o.occurred_at, _order(o.sequence), o.event_id))
 
     def _start(
         self,
@@ -659,17 +675,18 @@ class Engine:
         limit whose promise the case lacks) it keeps its terms, or is cancelled when their
         calendar is gone.
         """
-        for clock_id, track in case.clocks.items():
-            cycle = track.running
+        for clock_id, shared in case.clocks.items():
+            cycle = shared.running
             if cycle is None:
                 continue
             rules = self._by_clock.get((case.case_kind, clock_id))
             if rules is None:
-                self._retire(case, clock_id, track, cycle, now, effects)
+                self._retire(case, clock_id, *_own_running(case, clock_id), now, effects)
                 continue
             other = self._reevaluate and cycle.policy_version != self._spec.version
             if not other and self._has_calendar(cycle.terms):
                 continue  # keeps the terms it started with
+            track, cycle = _own_running(case, clock_id)
             adopted = self._readopt(case, rules, cycle)
             if not adopted and not self._has_calendar(cycle.terms):
                 self._retire(case, clock_id, track, cycle, now, effects)
@@ -733,20 +750,25 @@ class Engine:
                 kept.append(orphan)
         case.orphans = kept
 
-    def _fire(self, case: CaseState, now: datetime, effects: list[Effect]) -> None:
+    def _fire(self, case: CaseState, now: datetime, effects: list[Effect]) -> list[datetime | None]:
         """Send what is due on every open cycle; several due at once send only the latest.
 
         A breach passes over warnings due with it, and of several warnings due at once only
         the highest threshold is sent (after downtime or a late start, one alert, not three).
+        Returns each open cycle's next warning or breach after that, in clock order, for
+        :meth:`_next_due` (which would otherwise ask every cycle again).
         """
         found = []
+        dues: list[datetime | None] = []
         for clock_id, cycle in case.running():
             pending = cycle.pending_dues(self._calendar(cycle.terms))
             if pending and pending[0].at <= now:  # in time order: nothing due if the first is not
-                found.append((clock_id, cycle, [d for d in pending if d.at <= now]))
+                found.append((clock_id, len(dues), [d for d in pending if d.at <= now]))
+            dues.append(pending[0].at if pending else None)
         if len(found) > 1:
             found.sort(key=lambda item: self._rank(item[0]))
-        for clock_id, cycle, due in found:
+        for clock_id, index, due in found:
+            _, cycle = _own_running(case, clock_id)
             for item in due:
                 if item.threshold is not None:
                     cycle.warned.append(item.threshold)
@@ -757,25 +779,32 @@ class Engine:
             elif latest.threshold is not None:
                 warning = self._warning(case, clock_id, cycle, latest.threshold, latest.at, now)
                 effects.append(WarningDue(warning))
-
-    def _next_due(self, case: CaseState) -> datetime | None:
-        """The earliest of: the open cycles' next warning or breach, the waiting events'
-        expiries, and the purge of an idle case (one pass: it runs after every step)."""
-        earliest: datetime | None = None
-        idle = not case.orphans
-        for track in case.clocks.values():
-            cycle = track.running
-            if cycle is None:
-                continue
-            idle = False
             pending = cycle.pending_dues(self._calendar(cycle.terms))
-            if pending and (earliest is None or pending[0].at < earliest):
-                earliest = pending[0].at
+            dues[index] = pending[0].at if pending else None
+        return dues
+
+    def _next_due(
+        self, case: CaseState, dues: list[datetime | None] | None = None
+    ) -> datetime | None:
+        """The earliest of: the open cycles' next warning or breach (``dues``, from
+        :meth:`_fire`, else asked here), the waiting events' expiries, and the purge of an
+        idle case (one pass: it runs after every step)."""
+        if dues is None:
+            dues = []
+            for track in case.clocks.values():
+                cycle = track.running
+                if cycle is not None:
+                    pending = cycle.pending_dues(self._calendar(cycle.terms))
+                    dues.append(pending[0].at if pending else None)
+        earliest: datetime | None = None
+        for due in dues:
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
         for orphan in case.orphans:
             expiry = orphan.occurred_at + self._lateness
             if earliest is None or expiry < earliest:
                 earliest = expiry
-        if idle and case.touched_at is not None:
+        if not dues and not case.orphans and case.touched_at is not None:
             purge_at = case.touched_at + self._retention
             if earliest is None or purge_at < earliest:
                 earliest = purge_at

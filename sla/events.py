@@ -63,7 +63,14 @@ CONTROL_PATTERN = r"[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]"
 
 
 def _refuse_control(value: str) -> str:
-    """Refuse control characters, naming the first one and where it is."""
+    """Refuse control characters, naming the first one and where it is.
+
+    Every refused character is also one ``str.isprintable`` rejects (categories Cc, Zl, Zp
+    and Cf), so a printable value skips the search: every id and value of every event is
+    checked here.
+    """
+    if value.isprintable():
+        return value
     found = _CONTROL.search(value)
     if found is not None:
         raise ValueError(
@@ -124,11 +131,12 @@ def set_attributes(attributes: Attributes) -> dict[str, Any]:
     is not a plain scalar (never so from JSON) goes through ``model_dump`` itself. The engine
     and replay read every event's attributes, and ``model_dump`` costs several times this.
     """
-    extra = attributes.__pydantic_extra__ or {}
-    if not all(value is None or type(value) in _PLAIN for value in extra.values()):
-        return attributes.model_dump(exclude_none=True)
     values = {k: v for k, v in attributes.__dict__.items() if v is not None}
-    values.update((k, v) for k, v in extra.items() if v is not None)
+    for key, value in (attributes.__pydantic_extra__ or {}).items():
+        if value is not None:
+            if type(value) not in _PLAIN:
+                return attributes.model_dump(exclude_none=True)
+            values[key] = value
     return values
 
 

@@ -145,7 +145,10 @@ def run_replay(
             listener(item)
 
     engine = Engine.for_policy(spec, retention=retention)
-    driver = Replay(engine, spec.allowed_lateness, listener=listen)
+    # Without a listener of the caller's, the result is told directly (one call per effect).
+    driver = Replay(
+        engine, spec.allowed_lateness, listener=result.collect if listener is None else listen
+    )
     started = time.perf_counter()
     for event in events:
         try:

@@ -35,6 +35,7 @@ from sla.effects import (
     ClockEnded,
     ClockStarted,
     Effect,
+    EventIgnored,
     WarningDue,
 )
 from sla.events import LifecycleEvent
@@ -272,7 +273,8 @@ class Replay:
                     self._seq += 1
                     heapq.heappush(self._heap, (due, self._seq, case_id))
         for effect in step.effects:
-            self._track(effect)
+            if type(effect) is not EventIgnored:  # the most common effect; it opens nothing
+                self._track(effect)
             emitted = Emitted(case_id=case_id, at=now, effect=effect, event=event)
             out.append(emitted)
             if self._listener is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sla.events import Attributes, set_attributes
+from sla.events import _CONTROL, Attributes, _refuse_control, set_attributes
 
 _VALUES = st.one_of(
     st.none(),
@@ -43,3 +44,27 @@ class TestSetAttributes:
         )
         assert attributes.model_dump(exclude_none=True) == set_attributes(attributes)
         assert promised is set_attributes(Attributes(promised_by=promised))["promised_by"]
+
+
+_REFUSED = "\x00\x09\x0a\x0d\x1f\x7f\x85\x9f\u2028\u2029\ufeff"
+
+
+@given(
+    st.text(
+        alphabet=st.one_of(st.characters(), st.sampled_from(_REFUSED + "\xa0\u200b\u3000 ")),
+        max_size=20,
+    )
+)
+def test_printable_check_refuses_exactly_the_control_characters(value: str) -> None:
+    """The fast path for printable text refuses and keeps exactly what the pattern search does."""
+    assert _CONTROL.pattern == "[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ufeff]"
+    found = re.search(_CONTROL.pattern, value)
+    if found is None:
+        assert value == _refuse_control(value)
+    else:
+        try:
+            _refuse_control(value)
+        except ValueError as error:
+            assert f"U+{ord(found.group()):04X} at position {found.start()}" in str(error)
+        else:
+            raise AssertionError(f"{value!r} was not refused")
