@@ -304,7 +304,7 @@ def register_case_agent(
     async def process(stream: StreamT[bytes]) -> None:
         event: EventT[bytes]
         async for event in stream.events():
-            if deliveries.failure(app) is not None:
+            if deliveries.stopping(app):
                 # a record was refused and the worker is stopping: what it would process now
                 # is read again after the restart anyway
                 await asyncio.Event().wait()

@@ -35,7 +35,15 @@ from typing import Any
 
 import structlog
 
-__all__ = ["DeliveryFailed", "collect", "exempt", "failure", "install", "on_refusal"]
+__all__ = [
+    "DeliveryFailed",
+    "collect",
+    "exempt",
+    "failure",
+    "install",
+    "on_refusal",
+    "stopping",
+]
 
 log = structlog.get_logger("slawatch.deliveries")
 
@@ -91,6 +99,12 @@ def collect() -> Iterator[list[asyncio.Future[Any]]]:
         yield sent
     finally:
         _collector.reset(token)
+
+
+def stopping(app: Any) -> bool:
+    """Whether a refusal was seen and the app is stopping (a flag: cheap on every message)."""
+    guard: _Guard | None = getattr(app, _GUARD, None)
+    return guard is not None and guard.failure is not None
 
 
 def failure(app: Any) -> BaseException | None:
