@@ -17,15 +17,18 @@ The table value of a case is a :class:`~streams.case_row.CaseRow`, stored as JSO
 What goes wrong is handled by one :class:`ErrorPolicy`: a message that cannot be processed is
 dead-lettered with its reason and the batch goes on; a record the producer cannot send is
 retried, and if it still cannot be sent the worker stops with an error so the batch is read
-again after the restart (docs/design.md, Errors).
+again after the restart (docs/design.md, Errors). A record the broker refuses later, after it
+was handed over, puts its case's row back as it was before the message
+(:meth:`CaseProcessor.undo_refused`, called by :mod:`streams.deliveries` before the worker stops).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -333,14 +336,11 @@ class CaseProcessor:
         """
         undone = self._unconfirmed.refused()
         for undo in undone:
-            _current_event.set(weakref.ref(undo.event))
-            try:
+            with _under(undo.event):
                 if undo.stored is not None:
                     self.table[undo.case_id] = undo.stored
                 elif self.table.get(undo.case_id) is not None:
                     del self.table[undo.case_id]
-            finally:
-                _current_event.set(None)
             self._live.pop(undo.case_id, None)
             log.warning("case_row_put_back", case_id=undo.case_id, **_ctx(undo.event.message))
         return len(undone)
@@ -387,11 +387,8 @@ class CaseProcessor:
         for case_id, case in touched.items():
             if case.event is None:
                 continue  # read, not changed (a due command for a case already handled)
-            _current_event.set(weakref.ref(case.event))
-            try:
+            with _under(case.event):
                 self._write(case_id, case)
-            finally:
-                _current_event.set(None)
 
     def _write(self, case_id: str, case: _Touched) -> None:
         partition, row = case.partition, case.row
@@ -487,6 +484,16 @@ def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:
     state = CaseState(event.case_id, event.case_kind)
     state.clocks = {clock: ClockTrack(cycles=n) for clock, n in numbering.items()}
     return state
+
+
+@contextlib.contextmanager
+def _under(event: EventT[bytes]) -> Iterator[None]:
+    """Table writes in this block go to ``event``'s partition (Faust reads the current event)."""
+    _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.set(None)
 
 
 def _value(message: Message) -> bytes:
