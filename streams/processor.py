@@ -152,6 +152,8 @@ class CaseProcessor:
             streams/skipped_acks.py), so the worker gives its partitions up at once instead of
             writing state for partitions that may no longer be its own.
         errors: the error policy.
+        undo_refusals: keep, until the broker confirms each record, what puts its case back
+            (:meth:`undo_refused`); off for the shadow, whose refused records stop nothing.
         now: the wall clock (tests pass a fixed one).
     """
 
@@ -169,6 +171,7 @@ class CaseProcessor:
         on_revive: Callable[[], None] | None = None,
         interrupted: Callable[[], bool] = lambda: False,
         errors: ErrorPolicy | None = None,
+        undo_refusals: bool = True,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -187,7 +190,7 @@ class CaseProcessor:
         # dict's first key is found by skipping the slots of every entry deleted before it
         self._live: OrderedDict[str, tuple[bytes | None, CaseRow, CaseState]] = OrderedDict()
         self.partition_mismatches = 0
-        self._unconfirmed = Unconfirmed()
+        self._unconfirmed = Unconfirmed() if undo_refusals else None
         #: Cases retention forgot that got events again (their cycles numbered on).
         self.revived = 0
 
@@ -334,7 +337,7 @@ class CaseProcessor:
         and its records sent again instead of being taken for a duplicate
         (:mod:`streams.deliveries`).
         """
-        undone = self._unconfirmed.refused()
+        undone = [] if self._unconfirmed is None else self._unconfirmed.refused()
         for undo in undone:
             with _under(undo.event):
                 if undo.stored is not None:
@@ -368,9 +371,12 @@ class CaseProcessor:
     ) -> None:
         if step.effects:
             ctx = _ctx(event.message)
-            with deliveries.collect() as sent:
+            if self._unconfirmed is None:
                 await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
-            self._unconfirmed.track(sent, _Undo(case.case_id, case.stored, event))
+            else:
+                with deliveries.collect() as sent:
+                    await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
+                self._unconfirmed.track(sent, _Undo(case.case_id, case.stored, event))
         if keep:
             return  # a forgotten case's marker stays as it is
         if step.state is None and case.state is not None:

@@ -215,6 +215,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         sources=dict.fromkeys(rt.keyed_sources, _quiet_decoder(rt)),
         dead_letter=pass_over,
         errors=rt.errors,
+        undo_refusals=False,  # its topics are exempt: a refusal stops nothing, nothing to undo
     )
     # a candidate policy never stops the live worker, not even when the broker refuses its records
     deliveries.exempt(
