@@ -141,8 +141,10 @@ def create_app(
     """
     skipped_acks.install()  # a record skipped around a rebalance is never committed
     deliveries.install()  # nor is one whose record the broker refused: the worker stops
-    from streams import fetch_buffers
+    from streams import batches, fetch_buffers, rewind
 
+    rewind.install()  # nor are records dropped in a rebalance of a partition never committed
+    batches.install()  # the clock channels are taken a fetch at a time (routes in clocks.py)
     fetch_buffers.install()  # records a rebalance drops are freed at once (no cycle)
     if settings.tansu:
         from streams import tansu

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import faust
@@ -33,7 +33,7 @@ from sla.effects import (
 from sla.engine import Engine
 from sla.events import LifecycleEvent
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
-from streams import deliveries
+from streams import batches, deliveries
 from streams.case_row import CaseRow, decode_row
 from streams.codec import DueCommand
 from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
@@ -321,6 +321,29 @@ def register_case_agent(
                 return
 
     stream_agent: AgentT[bytes] = app.agent(agent.channel, name=agent.name)(process)
+
+    async def take(messages: Sequence[Message]) -> int:
+        """A fetch of one partition of the channel (:mod:`streams.batches`), as ``process``."""
+        if deliveries.stopping(app):
+            await asyncio.Event().wait()  # as in ``process``
+        try:
+            return await processor.process_messages(messages)
+        except SendFailed as exc:
+            if not agent.stop_on_send_failure:
+                log.error("shadow_records_lost", error=str(exc), messages=len(messages))
+                return len(messages)
+            log.critical("worker_stopping", reason="records could not be sent", error=str(exc))
+            await app.crash(exc)
+            await asyncio.Event().wait()  # the crash stops the fetch loop; nothing is acked
+            raise  # not reached
+        except Exception as exc:
+            if agent.stop_on_send_failure:
+                raise  # the fetch loop stops the worker (streams/batches.py)
+            # the shadow never stops the live worker
+            log.error("shadow_batch_failed", error=repr(exc), messages=len(messages))
+            return len(messages)
+
+    batches.route(app, agent.channel.topics, take)
 
     async def drop_revoked(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
         changelog = agent.table.changelog_topic.get_topic_name()

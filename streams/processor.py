@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import structlog
 from faust.streams import _current_event
-from faust.types import EventT, Message
+from faust.types import Message
 
 from sla.effects import Effect
 from sla.engine import CaseState, ClockTrack, Engine, Step
@@ -48,6 +48,8 @@ from streams.deadlines import DeadlineIndex
 from streams.errors import ErrorPolicy, Failed, SendFailed
 
 __all__ = [
+    "AtMessage",
+    "Carrier",
     "CaseProcessor",
     "CaseTable",
     "EffectHandler",
@@ -64,10 +66,24 @@ log = structlog.get_logger("slawatch.processor")
 #: kept is one more for the garbage collector to walk.
 LIVE_STATES = 4_096
 
+#: A batch (a fetch, or a timer command naming thousands of cases) lets the event loop run
+#: other tasks after this many messages or cases: the alert agents, the web views and Faust's
+#: own timers would otherwise wait for the whole batch, seconds in a deadline storm. Sends
+#: handed to the producer rarely suspend, so without it a batch never yields.
+YIELD_EVERY = 64
+
 #: How long the cycle numbering of a case retention forgot is kept (a row of ~100 bytes), so
 #: an event for it after that starts cycle numbers where they were, not at 1 (outcome ids are
 #: case/clock/cycle and must not repeat). After it the case starts afresh, with a warning.
 FORGOTTEN_KEEP = timedelta(days=90)
+
+
+class Carrier(Protocol):
+    """What carries a message to the processor: a Faust event of the agent's stream, or an
+    :class:`AtMessage` of a fetch. Table writes are filed under it (Faust's current event)."""
+
+    @property
+    def message(self) -> Message: ...
 
 
 #: Where a message came from, for log lines: topic, partition, offset.
@@ -117,7 +133,7 @@ class _Touched:
     loaded: CaseState | None
     state: CaseState | None
     next_due: datetime | None
-    event: EventT[bytes] | None = field(default=None, repr=False)
+    event: Carrier | None = field(default=None, repr=False)
     #: Clock id -> cycles numbered, of a case retention forgot (its marker row), or of the
     #: case being forgotten now.
     forgotten: dict[str, int] | None = None
@@ -194,23 +210,31 @@ class CaseProcessor:
         #: Cases retention forgot that got events again (their cycles numbered on).
         self.revived = 0
 
-    async def process(self, batch: Sequence[EventT[bytes]]) -> None:
-        """Process a batch of Faust events (messages of one channel) in order."""
+    async def process(self, batch: Sequence[Carrier]) -> int:
+        """Process a batch of Faust events (messages of one channel) in order; returns how many
+        were processed: all, unless the flow was suspended (a rebalance) part way."""
         touched: dict[str, _Touched] = {}
         now = self._now()
+        done = 0
         for event in batch:
             if self._interrupted():
                 break
-            message = event.message
-            if message.topic == self._due_topic:
-                await self._due(event, touched, now)
-            else:
-                await self._lifecycle(event, touched, now)
+            if done and done % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            with _under(event):  # table reads go straight to the message's partition
+                if event.message.topic == self._due_topic:
+                    await self._due(event, touched, now)
+                else:
+                    await self._lifecycle(event, touched, now)
+            done += 1
         self._store(touched)
+        return done
 
-    async def _lifecycle(
-        self, event: EventT[bytes], touched: dict[str, _Touched], now: datetime
-    ) -> None:
+    async def process_messages(self, messages: Sequence[Message]) -> int:
+        """:meth:`process` for bare messages (a fetch, :mod:`streams.batches`)."""
+        return await self.process([AtMessage(message) for message in messages])
+
+    async def _lifecycle(self, event: Carrier, touched: dict[str, _Touched], now: datetime) -> None:
         message = event.message
         decode = self._sources.get(message.topic)
         if decode is not None:
@@ -253,13 +277,15 @@ class CaseProcessor:
             case.forgotten = None
         await self._carry_out(case, step, event)
 
-    async def _due(self, event: EventT[bytes], touched: dict[str, _Touched], now: datetime) -> None:
+    async def _due(self, event: Carrier, touched: dict[str, _Touched], now: datetime) -> None:
         message = event.message
         command = self._errors.attempt(lambda: DUE_COMMANDS.decode(_value(message)))
         if isinstance(command, Failed):
             await self._dead_letter(message, "invalid_timer", str(command.error))
             return
-        for case_id in command.case_ids:
+        for n, case_id in enumerate(command.case_ids, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             case = self._case(case_id, message.partition, touched)
             if case.state is None:
                 if case.forgotten is not None and case.next_due is not None:
@@ -367,7 +393,7 @@ class CaseProcessor:
             live.popitem(last=False)  # the least recently written
 
     async def _carry_out(
-        self, case: _Touched, step: Step, event: EventT[bytes], keep: bool = False
+        self, case: _Touched, step: Step, event: Carrier, keep: bool = False
     ) -> None:
         if step.effects:
             ctx = _ctx(event.message)
@@ -442,13 +468,23 @@ class CaseProcessor:
         self.index.set(case.partition, case_id, due)
 
 
+class AtMessage:
+    """A message standing in for the Faust event around it: what table writes and the log
+    context read (``.message``), without a stream's event."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
 @dataclass(frozen=True)
 class _Undo:
     """What puts a case back as it was before a message: its row then, and the message."""
 
     case_id: str
     stored: bytes | None
-    event: EventT[bytes] = field(repr=False)
+    event: Carrier = field(repr=False)
 
 
 class Unconfirmed:
@@ -493,9 +529,9 @@ def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:
 
 
 @contextlib.contextmanager
-def _under(event: EventT[bytes]) -> Iterator[None]:
+def _under(event: Carrier) -> Iterator[None]:
     """Table writes in this block go to ``event``'s partition (Faust reads the current event)."""
-    _current_event.set(weakref.ref(event))
+    _current_event.set(weakref.ref(event))  # type: ignore[arg-type]  # Faust reads only .message
     try:
         yield
     finally:

@@ -28,7 +28,7 @@ from tests.streams.test_processor import POLICY  # one clock: first_response, 1 
 
 
 class Sent:
-    """Stands in for ``Topic.send``: keeps (key, value, partition) of every record."""
+    """Stands in for ``WireTopic.publish``: keeps (key, value, partition) of every record."""
 
     def __init__(self) -> None:
         self.records: list[tuple[bytes | None, bytes, int | None]] = []
@@ -49,7 +49,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime
 
 def recorder(monkeypatch: pytest.MonkeyPatch, topic: WireTopic[Any]) -> Sent:
     sent = Sent()
-    monkeypatch.setattr(topic.topic, "send", sent)
+    monkeypatch.setattr(topic, "publish", sent)
     return sent
 
 
@@ -186,7 +186,7 @@ class TestRefusedWrites:
         """A stop whose outcome the broker refuses: after the retries the app is crashed (its
         supervisor restarts it from the committed offset) and the table still holds the open
         clock, so the event is processed again; nothing is dropped and counted only."""
-        monkeypatch.setattr(runtime.topics.outcomes.topic, "send", Refusing())
+        monkeypatch.setattr(runtime.topics.outcomes, "publish", Refusing())
         crashed: list[BaseException] = []
 
         async def crash(reason: BaseException) -> None:
