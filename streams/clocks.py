@@ -3,8 +3,9 @@
 ``slawatch.events``, ``slawatch.due`` and every source declared ``keyed_by_case`` are
 co-partitioned (same partition count, keyed by the raw ``case_id`` bytes), and one agent reads
 them as one channel, so every event and every timer command of a case is handled in order by
-the worker that owns the case. The agent takes the channel in batches and hands each to the
-:class:`~streams.processor.CaseProcessor` (decode → engine → effects → store → deadline index).
+the worker that owns the case. The worker's fetch loop hands the channel a fetch at a time to
+the :class:`~streams.processor.CaseProcessor` (decode → engine → effects → store → deadline
+index; :mod:`streams.batches`).
 This module adds what is Faust-specific around it: the table, the recovery hook that rebuilds
 the deadline index, the revocation hook, the due timer and the lag gauge; and what the effects
 become here (:class:`EffectSink`: records, counters, one log line per breach).
@@ -292,12 +293,14 @@ def register_case_agent(
     max_sleep: float,
     on_revoked: Callable[[set[int]], None] = lambda gone: None,
 ) -> AgentT[bytes]:
-    """Register ``agent``'s stream agent, its revocation hook and its due timer.
+    """Register ``agent``'s channel, its revocation hook and its due timer.
 
-    The agent takes one message at a time (batches from ``take_events`` were tried and lost
-    events around rebalances in the failover test: docs/design.md). The due timer never writes
-    the table (Faust lets only a stream write it): it sends commands to ``agent.due``, which
-    the agent reads in order with the events.
+    In a running worker the channel's messages reach the processor a fetch at a time, from
+    the fetch loop (:mod:`streams.batches`; ``take_events`` batches lost events around
+    rebalances: docs/design.md). The stream agent declares the channel to Faust and takes
+    one event at a time where Faust delivers to it (its agent test context). The due timer
+    never writes the table (Faust lets only a stream write it): it sends commands to
+    ``agent.due``, which the processor reads in order with the events.
     """
     processor, index = agent.processor, agent.index
 
