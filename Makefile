@@ -3,8 +3,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
+# The engine's hot modules compiled with mypyc (sla/_compiled.py); rebuilt when sla/ changes.
+NATIVE := build/native/manifest.json
 
-.PHONY: demo test lint typecheck unit integration bench tools clean
+.PHONY: demo test lint typecheck unit integration bench tools native clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,14 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NATIVE): $(STAMP) scripts/build_native.py $(wildcard sla/*.py sla/readmodels/*.py)
+	$(BIN)/python scripts/build_native.py
+
+native: $(NATIVE)
+
 tools:
 	bash scripts/ensure-tools
 
-demo: $(STAMP)
+demo: $(STAMP) $(NATIVE)
 	$(BIN)/slawatch demo
 
-test: $(STAMP) tools lint typecheck
+# The second run is the core as plain Python: the same outcomes, byte for byte, unbuilt.
+test: $(STAMP) $(NATIVE) tools lint typecheck
 	$(BIN)/pytest -q
+	SLAWATCH_PURE_PYTHON=1 $(BIN)/pytest -q tests/sla tests/datasets
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,16 +37,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy sla sources streams alerts generators slawatch
 
-unit: $(STAMP)
+unit: $(STAMP) $(NATIVE)
 	$(BIN)/pytest -q -m "not integration"
 
-integration: $(STAMP)
+integration: $(STAMP) $(NATIVE)
 	$(BIN)/pytest -q -m integration
 
-bench: $(STAMP) tools
+bench: $(STAMP) $(NATIVE) tools
 	$(BIN)/python bench/throughput.py --events 30000 --runs 2
 	$(BIN)/python bench/storm.py --open 1000000 --due 100000
 	$(BIN)/python bench/replay.py
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache build

@@ -14,6 +14,11 @@ Usage::
     .venv/bin/python bench/replay.py --write-readme   # also update bench/README.md
     .venv/bin/python bench/replay.py --check ../main  # outputs byte-identical to another tree's
 
+Each log is replayed twice in the same run: by the core as built (compiled with mypyc when
+``make native`` built it, ``sla/_compiled.py``) and, in a child process, as plain Python
+(``SLAWATCH_PURE_PYTHON=1``): the table prints both rates, their ratio, and whether the two
+wrote byte-identical outputs (``--no-baseline`` skips the plain run).
+
 ``--check DIR`` replays each log again with the code of the checkout ``DIR`` (in a child
 process) and compares the SHA-256 of what ``slawatch replay --out`` would write (outcomes with
 the open rows, breaches): the full-size logs, beside ``tests/datasets/test_replay_outputs.py``.
@@ -23,19 +28,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sla._compiled import running_compiled  # noqa: E402
 from sla.policy_file import load_policy  # noqa: E402
 from slawatch.collector import tune_gc  # noqa: E402
 from slawatch.replay import decoded, run_replay  # noqa: E402
@@ -87,6 +94,8 @@ class Result:
     read_s: float
     replay_s: float
     digest: str
+    #: The same log replayed as plain Python in this run: (replay seconds, output digest).
+    pure: tuple[float, str] | None = None
 
     @property
     def total_s(self) -> float:
@@ -149,6 +158,15 @@ print(digest.hexdigest())
 """
 
 
+def pure_baseline(log: Log) -> tuple[float, str]:
+    """The replay seconds and output digest of ``log`` with the core as plain Python."""
+    env = dict(os.environ, SLAWATCH_PURE_PYTHON="1")
+    args = [sys.executable, __file__, "--only", log.name, "--json", "--no-baseline"]
+    done = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(found["replay_s"]), str(found["digest"])
+
+
 def check(results: list[Result], reference: Path) -> bool:
     """Whether every log's outputs here are byte-identical to the ``reference`` tree's."""
     same = True
@@ -164,16 +182,29 @@ def check(results: list[Result], reference: Path) -> bool:
 def table(results: list[Result]) -> str:
     lines = [
         "| log | CSV rows | events | history | outcomes | read + map + sort | replay "
-        "| events/s (replay) | events/s (end to end) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| events/s (replay) | events/s (end to end) | plain Python: events/s (replay) "
+        "| x | outputs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
+        pure = ["", "", ""]
+        if r.pure is not None:
+            seconds, digest = r.pure
+            same = "identical" if digest == r.digest else "DIFFERENT"
+            pure = [f"{r.events / seconds:,.0f}", f"{seconds / r.replay_s:.2f}", same]
         lines.append(
             f"| {r.log.name} | {r.records:,} | {r.events:,} | {r.days:,.0f} days "
             f"| {r.outcomes:,} | {r.read_s:.1f} s | {r.replay_s:.1f} s "
-            f"| {r.events / r.replay_s:,.0f} | {r.events / r.total_s:,.0f} |"
+            f"| {r.events / r.replay_s:,.0f} | {r.events / r.total_s:,.0f} | "
+            + " | ".join(pure)
+            + " |"
         )
     return "\n".join(lines)
+
+
+def core_form() -> str:
+    """How the core ran in this process: compiled (mypyc) or plain Python."""
+    return "compiled with mypyc" if running_compiled() else "plain Python"
 
 
 def section(results: list[Result]) -> str:
@@ -196,15 +227,14 @@ def section(results: list[Result]) -> str:
             "",
             table(results),
             "",
-            f"Measured with {machine}; run `.venv/bin/python bench/replay.py --write-readme` to "
-            "refresh. Each open cycle remembers its warning and deadline times until its pause "
-            "intervals or terms change, so working-calendar arithmetic is done once per cycle "
-            "and pause rather than after every event; the replay phase includes reading each "
-            "event back from its compact JSON (about a tenth of it, the Python checks left "
-            "out); the rest is the engine's per-event work (each step copies only the clocks "
-            "it changes; records, effects) and the replay's timer queue. Figures move by "
-            "20-30 % between runs on a shared machine: compare in one session (README, "
-            "2026-12-06); `--check DIR` proves the outputs byte-identical to another checkout's.",
+            f"Measured with {machine}, the core {core_form()}; run "
+            "`.venv/bin/python bench/replay.py --write-readme` to refresh. The plain-Python "
+            "columns replay the same log in the same run with `SLAWATCH_PURE_PYTHON=1` (the "
+            "same source, not compiled); *outputs* compares the two runs' records byte for "
+            "byte. The replay phase includes reading each event back from its compact JSON; "
+            "the rest is the engine's per-event work and the replay's timer queue. Figures "
+            "move by 20-30 % between runs on a shared machine: compare in one run; `--check "
+            "DIR` proves the outputs byte-identical to another checkout's.",
             END,
         ]
     )
@@ -227,6 +257,10 @@ def main() -> int:
     parser.add_argument(
         "--check", type=Path, help="compare the outputs with those of the checkout at this path"
     )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="do not replay again as plain Python"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON line per log")
     args = parser.parse_args()
     tune_gc({})  # as ``slawatch replay`` runs (slawatch/collector.py)
     results = []
@@ -237,14 +271,24 @@ def main() -> int:
             print(f"skipped {log.name}: {log.path} is absent", file=sys.stderr)
             continue
         print(f"replaying {log.name} ...", file=sys.stderr)
-        results.append(measure(log))
+        result = measure(log)
+        if args.json:
+            print(json.dumps({"replay_s": result.replay_s, "digest": result.digest}))
+            continue
+        if not args.no_baseline and running_compiled():
+            print(f"replaying {log.name} as plain Python ...", file=sys.stderr)
+            result = replace(result, pure=pure_baseline(log))
+        results.append(result)
+    if args.json:
+        return 0
+    print(f"the core: {core_form()}", file=sys.stderr)
     print(table(results))
     if args.write_readme and results:
         write_readme(section(results))
         print(f"updated {README}", file=sys.stderr)
     if args.check is not None and not check(results, args.check.resolve()):
         return 1
-    return 0
+    return 1 if any(r.pure is not None and r.pure[1] != r.digest for r in results) else 0
 
 
 if __name__ == "__main__":

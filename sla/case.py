@@ -206,11 +206,8 @@ class ClockTrack:
     last: EndedCycle | None = None
 
     def clone(self) -> ClockTrack:
-        copy = object.__new__(ClockTrack)  # a plain copy, without the dataclass __init__
-        copy.__dict__ = state = self.__dict__.copy()
-        if self.running is not None:
-            state["running"] = self.running.clone()
-        return copy
+        running = self.running
+        return ClockTrack(self.cycles, None if running is None else running.clone(), self.last)
 
     def to_json(self) -> dict[str, Any]:
         last = self.last
@@ -264,6 +261,12 @@ class CaseState:
     #: During one engine step: ids of the clocks whose tracks are still the previous state's.
     _shared: set[str] | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # Set here, not by the dataclass: compiled (mypyc) classes have no class attributes
+        # for fields left out of ``__init__``.
+        self._seen_index = None
+        self._shared = None
+
     def has_seen(self, event_id: str) -> bool:
         """Whether ``event_id`` was applied to this case (among the last :data:`SEEN_LIMIT`)."""
         if self._seen_index is None:
@@ -303,7 +306,7 @@ class CaseState:
         Built field by field without the dataclass ``__init__`` (the engine clones the state
         on every event and timer); every mutable field is copied.
         """
-        copy = object.__new__(CaseState)
+        copy = CaseState.__new__(CaseState)
         copy.case_id = self.case_id
         copy.case_kind = self.case_kind
         copy.attributes = self.attributes.copy()
@@ -326,7 +329,7 @@ class CaseState:
         engine copies a state per event and per timer, and a timer mostly changes one clock
         or none (an expired waiting event), so copying every clock was most of its cost.
         """
-        copy = object.__new__(CaseState)
+        copy = CaseState.__new__(CaseState)
         copy.case_id = self.case_id
         copy.case_kind = self.case_kind
         index = self._seen_index

@@ -386,18 +386,36 @@ class Cycle:
             status = _END_STATUS[kind]
         return Closing(kind, at, deadline, elapsed, paused, late, status)
 
+    def __post_init__(self) -> None:
+        # Set here, not by the dataclass: compiled (mypyc) classes have no class attributes
+        # for fields left out of ``__init__``.
+        self._memo_basis = None
+        self._marks_order = None
+        self._pending = None
+
     def clone(self) -> Cycle:
         """A copy that can change without changing this one (it keeps the memo of due times).
 
         Built without the dataclass ``__init__`` (the engine clones every open cycle on every
         event and timer): the attributes are taken over and the mutable ones copied.
         """
-        copy = object.__new__(Cycle)
-        copy.__dict__ = state = self.__dict__.copy()
-        state["marks"] = self.marks.copy()
-        state["warned"] = self.warned.copy()
+        copy = Cycle.__new__(Cycle)
+        copy.number = self.number
+        copy.started_at = self.started_at
+        copy.start_event_id = self.start_event_id
+        copy.policy_version = self.policy_version
+        copy.terms = self.terms
+        copy.fixed_deadline = self.fixed_deadline
+        copy.clock_team = self.clock_team
+        copy.marks = self.marks.copy()
+        copy.warned = self.warned.copy()
+        copy.breach_emitted = self.breach_emitted
+        copy.start_sequence = self.start_sequence
         # The memo's basis is never mutated (it is replaced when stale), so it is shared.
-        state["_memo"] = self._memo.copy()
+        copy._memo = self._memo.copy()
+        copy._memo_basis = self._memo_basis
+        copy._marks_order = self._marks_order
+        copy._pending = self._pending
         return copy
 
     def precedes_start(self, at: datetime, sequence: int | None) -> bool:
