@@ -14,10 +14,11 @@ Usage::
     .venv/bin/python bench/replay.py --write-readme   # also update bench/README.md
     .venv/bin/python bench/replay.py --check ../main  # outputs byte-identical to another tree's
 
-Each log is replayed twice in the same run: by the core as built (compiled with mypyc when
-``make native`` built it, ``sla/_compiled.py``) and, in a child process, as plain Python
-(``SLAWATCH_PURE_PYTHON=1``): the table prints both rates, their ratio, and whether the two
-wrote byte-identical outputs (``--no-baseline`` skips the plain run).
+Each log is replayed ``--repeat`` times (3; the fastest counts) by the core as built
+(compiled with mypyc when ``make native`` built it, ``sla/_compiled.py``) and, in a child
+process, as plain Python (``SLAWATCH_PURE_PYTHON=1``), alternating: the table prints both
+rates, their ratio, and whether the two wrote byte-identical outputs (``--no-baseline``
+skips the plain runs).
 
 ``--check DIR`` replays each log again with the code of the checkout ``DIR`` (in a child
 process) and compares the SHA-256 of what ``slawatch replay --out`` would write (outcomes with
@@ -167,6 +168,26 @@ def pure_baseline(log: Log) -> tuple[float, str]:
     return float(found["replay_s"]), str(found["digest"])
 
 
+def best_of(log: Log, repeat: int, *, baseline: bool) -> Result:
+    """The fastest of ``repeat`` replays of ``log``, alternating with the plain-Python baseline
+    (when the core runs compiled), so both see the same minutes of a shared machine."""
+    best: Result | None = None
+    pure: tuple[float, str] | None = None
+    for _ in range(max(repeat, 1)):
+        print(f"replaying {log.name} ...", file=sys.stderr)
+        result = measure(log)
+        if best is not None and result.digest != best.digest:
+            raise SystemExit(f"{log.name}: two replays of the same log wrote different outputs")
+        if best is None or result.replay_s < best.replay_s:
+            best = result
+        if baseline and running_compiled():
+            print(f"replaying {log.name} as plain Python ...", file=sys.stderr)
+            again = pure_baseline(log)
+            pure = again if pure is None or again[0] < pure[0] else pure
+    assert best is not None
+    return replace(best, pure=pure)
+
+
 def check(results: list[Result], reference: Path) -> bool:
     """Whether every log's outputs here are byte-identical to the ``reference`` tree's."""
     same = True
@@ -183,7 +204,7 @@ def table(results: list[Result]) -> str:
     lines = [
         "| log | CSV rows | events | history | outcomes | read + map + sort | replay "
         "| events/s (replay) | events/s (end to end) | plain Python: events/s (replay) "
-        "| x | outputs |",
+        "| speed-up | outputs |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -233,7 +254,8 @@ def section(results: list[Result]) -> str:
             "same source, not compiled); *outputs* compares the two runs' records byte for "
             "byte. The replay phase includes reading each event back from its compact JSON; "
             "the rest is the engine's per-event work and the replay's timer queue. Figures "
-            "move by 20-30 % between runs on a shared machine: compare in one run; `--check "
+            "move by 20-30 % between runs on a shared machine, hence the best of three, "
+            "alternating, for both forms; `--check "
             "DIR` proves the outputs byte-identical to another checkout's.",
             END,
         ]
@@ -261,6 +283,9 @@ def main() -> int:
         "--no-baseline", action="store_true", help="do not replay again as plain Python"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line per log")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="replays of each log (each form); the best counts"
+    )
     args = parser.parse_args()
     tune_gc({})  # as ``slawatch replay`` runs (slawatch/collector.py)
     results = []
@@ -270,15 +295,11 @@ def main() -> int:
         if not log.path.exists():
             print(f"skipped {log.name}: {log.path} is absent", file=sys.stderr)
             continue
-        print(f"replaying {log.name} ...", file=sys.stderr)
-        result = measure(log)
         if args.json:
+            result = measure(log)
             print(json.dumps({"replay_s": result.replay_s, "digest": result.digest}))
             continue
-        if not args.no_baseline and running_compiled():
-            print(f"replaying {log.name} as plain Python ...", file=sys.stderr)
-            result = replace(result, pure=pure_baseline(log))
-        results.append(result)
+        results.append(best_of(log, args.repeat, baseline=not args.no_baseline))
     if args.json:
         return 0
     print(f"the core: {core_form()}", file=sys.stderr)
