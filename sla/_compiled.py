@@ -1,9 +1,10 @@
 """Use the mypyc-compiled build of the engine's hot modules when it matches the sources.
 
 The engine runs per event and per due timer in the worker, the shadow and replay; compiled
-with mypyc (``make native``, ``scripts/build_native.py``) the same Python source runs several
-times faster. The build lives outside the package, in ``build/native/``, beside a manifest
-holding the SHA-256 of every source it was compiled from. :func:`compiled_path` puts it in
+with mypyc (``make native``, ``scripts/build_native.py``) the same Python source replays a
+log 1.3-1.5x as fast (bench/README.md, 2026-12-06 night). The build lives outside the
+package, in ``build/native/``, beside a manifest holding the SHA-256 of every source it was
+compiled from. :func:`compiled_path` puts it in
 front of the package's search path only when every source still matches, so an edited
 ``.py`` file is never shadowed by a stale build: the package then runs as plain Python.
 

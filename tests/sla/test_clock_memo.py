@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from datetime import datetime
 
 from hypothesis import given, settings
@@ -65,6 +66,32 @@ class TestCycleMemo:
         copy = original.clone()
         copy.add_mark(Mark(at(1), "pause", "p"))
         assert (None, at(4)) == (copy.due_at(ELAPSED), original.due_at(ELAPSED))
+
+    def test_a_clone_carries_every_field(self) -> None:
+        """``clone`` copies field by field (compiled classes have no ``__dict__`` to copy), so
+        a field added to :class:`Cycle` and forgotten there fails here."""
+        original = Cycle(
+            number=3,
+            started_at=at(0),
+            start_event_id="s",
+            policy_version="v1",
+            terms=_terms("4h"),
+            fixed_deadline=at(9),
+            clock_team="cs",
+            marks=[Mark(at(1), "pause", "p", 7)],
+            warned=[0.5],
+            breach_emitted=True,
+            start_sequence=2,
+        )
+        unset = _cycle()  # the required fields only: every other one at its default
+        left_at_default = [
+            f.name
+            for f in fields(Cycle)
+            if f.compare
+            and (f.default is not MISSING or f.default_factory is not MISSING)
+            and getattr(original, f.name) == getattr(unset, f.name)
+        ]
+        assert ([], original) == (left_at_default, original.clone())
 
     def test_pending_follows_warnings_sent(self) -> None:
         """A threshold marked as warned leaves the pending list at once."""
