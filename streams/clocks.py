@@ -8,13 +8,15 @@ the :class:`~streams.processor.CaseProcessor` (decode → engine → effects →
 index; :mod:`streams.batches`).
 This module adds what is Faust-specific around it: the table, the recovery hook that rebuilds
 the deadline index, the revocation hook, the due timer and the lag gauge; and what the effects
-become here (:class:`EffectSink`: records, counters, one log line per breach).
+become here (:class:`EffectSink`: records, counters, a log line per breach, and in a
+deadline storm one line for the rest of a batch's breaches).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +60,12 @@ __all__ = [
 ]
 
 log = structlog.get_logger("slawatch.clocks")
+
+#: Breaches of one batch logged a line each; the batch's breaches past these are summed up in
+#: one ``sla_breaches_summarized`` line. A deadline storm (100,000 cases due in one second)
+#: would otherwise write 100,000 warning lines, a tenth of the worker's time, ahead of the
+#: breach records still waiting; each breach is in ``sla.breaches`` and the metrics anyway.
+BREACH_LINES_PER_BATCH = 20
 
 #: How often the consumer-lag gauge is refreshed, in seconds.
 LAG_INTERVAL_S = 5.0
@@ -138,10 +146,20 @@ def _breach_ids(rec: BreachRecord) -> dict[str, str | int]:
 
 
 class EffectSink:
-    """Carries out the engine's effects: topic sends, counters, one log line per breach."""
+    """Carries out the engine's effects: topic sends, counters, log lines for breaches.
 
-    def __init__(self, topics: WorkerTopics, metrics: Metrics) -> None:
+    Each breach gets a warning line, up to :data:`BREACH_LINES_PER_BATCH` in a batch; the rest
+    of the batch's breaches get one summary line when the batch ends (:meth:`end_batch`).
+    """
+
+    def __init__(
+        self, topics: WorkerTopics, metrics: Metrics, lines: int = BREACH_LINES_PER_BATCH
+    ) -> None:
         self._topics = topics
+        self._lines = lines
+        self._logged = 0
+        self._unlogged: Counter[str] = Counter()
+        self._unlogged_lateness = 0.0
         self._ignored = Children(metrics.events_ignored)
         self._started = Children(metrics.clocks_started)
         self._warnings = Children(metrics.warnings)
@@ -176,6 +194,12 @@ class EffectSink:
         team, region = label(rec.team), label(rec.region)
         self._breaches(rec.clock, team, region, rec.standard).inc()
         self._results(rec.clock, team, region, rec.standard, "breached").inc()
+        lateness = (rec.emitted_at - rec.deadline).total_seconds()
+        if self._logged >= self._lines:
+            self._unlogged[rec.clock] += 1
+            self._unlogged_lateness = max(self._unlogged_lateness, lateness)
+            return
+        self._logged += 1
         log.warning(
             "sla_breach",
             **_breach_ids(rec),
@@ -186,9 +210,23 @@ class EffectSink:
             started_at=rec.started_at.isoformat(),
             deadline=rec.deadline.isoformat(),
             emitted_at=rec.emitted_at.isoformat(),
-            lateness_seconds=round((rec.emitted_at - rec.deadline).total_seconds(), 3),
+            lateness_seconds=round(lateness, 3),
             **ctx,
         )
+
+    def end_batch(self) -> None:
+        """Sum up the batch's breaches that got no line of their own, then start counting anew."""
+        if self._unlogged:
+            log.warning(
+                "sla_breaches_summarized",
+                breaches=sum(self._unlogged.values()),
+                by_clock=dict(sorted(self._unlogged.items())),
+                max_lateness_seconds=round(self._unlogged_lateness, 3),
+                logged_singly=self._logged,
+            )
+        self._logged = 0
+        self._unlogged.clear()
+        self._unlogged_lateness = 0.0
 
     async def _retraction(self, rec: BreachRecord, ctx: LogContext) -> None:
         await self._topics.breaches.send(rec, key=rec.case_id)

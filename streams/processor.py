@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -94,6 +95,9 @@ class EffectHandler(Protocol):
     """Carries out the engine's effects for one message (records, counters, log lines)."""
 
     async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None: ...
+
+    def end_batch(self) -> None:
+        """The batch's effects are all out (a summary log line may follow)."""
 
 
 class CaseTable(Protocol):
@@ -228,6 +232,7 @@ class CaseProcessor:
                     await self._lifecycle(event, touched, now)
             done += 1
         self._store(touched)
+        self._effects.end_batch()
         return done
 
     async def process_messages(self, messages: Sequence[Message]) -> int:
@@ -310,7 +315,7 @@ class CaseProcessor:
         case = touched.get(case_id)
         if case is not None:
             return case
-        stored = self.table.get(case_id)
+        stored = self._read(case_id)
         live = self._live.get(case_id)
         if stored is None:
             row, loaded = None, None
@@ -334,6 +339,18 @@ class CaseProcessor:
             due = row["due"]
             case.next_due = None if due is None else datetime.fromtimestamp(due, UTC)
         return case
+
+    @functools.cached_property
+    def _read(self) -> Callable[[str], bytes | None]:
+        """How a row is read: from a Faust table's store, else from the table itself.
+
+        A Faust table's ``get`` asks its store whether it holds the key, then for the value:
+        two RocksDB reads per case, 4 % of a deadline storm's samples. The store's own ``get``
+        reads once; what is left out is the table's read sensor, which nothing here uses.
+        Resolved at the first read: a table makes its store when first asked for it.
+        """
+        store = getattr(self.table, "data", None)
+        return self.table.get if store is None else store.get
 
     @property
     def kept_states(self) -> int:

@@ -134,6 +134,9 @@ class ShadowEffects:
             await self._outcomes.send(record, key=record.case_id)
         self._metrics.count(effects)
 
+    def end_batch(self) -> None:
+        """Nothing to sum up: the shadow writes no log line per record."""
+
 
 @dataclass(frozen=True)
 class Shadow:

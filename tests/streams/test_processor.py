@@ -83,12 +83,17 @@ class Table(dict[str, Any]):
 class Effects:
     sent: list[Effect] = field(default_factory=list)
     fail: int = 0
+    #: How many effects had been sent when each batch ended.
+    batch_ends: list[int] = field(default_factory=list)
 
     async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("broker refused the write")
         self.sent.extend(effects)
+
+    def end_batch(self) -> None:
+        self.batch_ends.append(len(self.sent))
 
 
 def row(table: Table, case_id: str) -> CaseRow:
@@ -148,6 +153,48 @@ class TestBatch:
         kinds = [type(e).__name__ for e in effects.sent]
         assert (["ClockStarted", "ClockEnded"], [("C-1", 0)], []) == (kinds, table.writes, dead)
         assert [] == row(table, "C-1")["open"]
+
+    def test_the_effects_hear_when_each_batch_ends(self) -> None:
+        """After a batch's last effect, once per batch (the breach summary line hangs on it)."""
+        table, effects, dead = Table(), Effects(), []
+        proc = processor(table, effects, dead)
+
+        asyncio.run(proc.process([lifecycle("C-3", "complaint_registered", 0, 1)]))
+        asyncio.run(proc.process([lifecycle("C-3", "complaint_acknowledged", 5, 2)]))
+
+        assert [1, 2] == effects.batch_ends
+
+    def test_rows_are_read_from_the_tables_store(self) -> None:
+        """A Faust table's ``get`` reads its store twice (is it there? then the value): rows are
+        read from the store itself, once per case."""
+
+        class Store(dict[str, Any]):
+            reads = 0
+
+            def get(self, key: str, default: Any = None) -> Any:
+                Store.reads += 1
+                return super().get(key, default)
+
+        class StoredTable(Table):
+            def __init__(self) -> None:
+                super().__init__()
+                self.data = Store()
+
+            def get(self, key: str, default: Any = None) -> Any:
+                raise AssertionError("read through the table, not its store")
+
+            def __setitem__(self, key: str, value: Any) -> None:
+                super().__setitem__(key, value)
+                self.data[key] = value
+
+        table, effects, dead = StoredTable(), Effects(), []
+        proc = processor(table, effects, dead)
+        asyncio.run(proc.process([lifecycle("C-4", "complaint_registered", 0, 1)]))
+        proc._live.clear()  # the next batch parses the stored row again
+        asyncio.run(proc.process([lifecycle("C-4", "complaint_acknowledged", 5, 2)]))
+
+        ended = [e for e in effects.sent if isinstance(e, ClockEnded)]
+        assert (2, 1, []) == (Store.reads, len(ended), dead)
 
     def test_due_command_advances_every_case_it_names(self) -> None:
         """One timer command for a partition breaches each overdue case it carries."""
