@@ -385,7 +385,7 @@ class CaseProcessor:
             with _under(undo.event):
                 if undo.stored is not None:
                     self.table[undo.case_id] = undo.stored
-                elif self.table.get(undo.case_id) is not None:
+                elif self._read(undo.case_id) is not None:
                     del self.table[undo.case_id]
             self._live.pop(undo.case_id, None)
             log.warning("case_row_put_back", case_id=undo.case_id, **_ctx(undo.event.message))
