@@ -46,6 +46,7 @@ integration: $(STAMP) $(NATIVE)
 bench: $(STAMP) $(NATIVE) tools
 	$(BIN)/python bench/throughput.py --events 30000 --runs 2
 	$(BIN)/python bench/storm.py --open 1000000 --due 100000
+	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/replay.py
 
 clean:

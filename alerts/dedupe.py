@@ -20,6 +20,7 @@ the repeat. Two workers racing for one key: only the claim holder sends.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -135,25 +136,41 @@ class AlertStore:
         escalations) who was alerted are written together, so a crash cannot leave a sent
         alert whose "resolved" notice is never owed.
         """
+        keys, args = self._enqueue_call(n, due)
+        return bool(await self._enqueue(keys=keys, args=args))
+
+    async def enqueue_many(
+        self, notifications: Sequence[Notification], due: datetime
+    ) -> list[bool]:
+        """:meth:`enqueue` for each of ``notifications``, in order, in one round trip.
+
+        Each is still its own atomic script: a batch cut short by a crash leaves every
+        notification either enqueued or not, and the batch handled again dedupes the first.
+        """
+        if not notifications:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for n in notifications:
+                keys, args = self._enqueue_call(n, due)
+                await self._enqueue(keys=keys, args=args, client=pipe)
+            created = await pipe.execute()
+        return [bool(c) for c in created]
+
+    def _enqueue_call(self, n: Notification, due: datetime) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of the enqueue script for ``n``."""
         remembered = n.alert.kind in ("warning", "breach", "escalation")
-        created = await self._enqueue(
-            keys=[
-                self.keys.state(n.key),
-                self.keys.outbox,
-                self.keys.alerted(n.alert.breach_id),
-            ],
-            args=[
-                n.key,
-                n.model_dump_json(),
-                _ms(self.ttl),
-                n.created_at.isoformat(),
-                n.channel,
-                n.alert.level,
-                due.timestamp(),
-                f"{n.recipient}\t{n.channel}" if remembered else "",
-            ],
-        )
-        return bool(created)
+        keys = [self.keys.state(n.key), self.keys.outbox, self.keys.alerted(n.alert.breach_id)]
+        args = [
+            n.key,
+            n.model_dump_json(),
+            _ms(self.ttl),
+            n.created_at.isoformat(),
+            n.channel,
+            n.alert.level,
+            due.timestamp(),
+            f"{n.recipient}\t{n.channel}" if remembered else "",
+        ]
+        return keys, args
 
     async def alerted(self, breach_id: str) -> list[tuple[str, str]]:
         """Every (recipient, channel) alerted about this clock cycle, sorted."""

@@ -8,6 +8,7 @@ breach id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,43 +60,87 @@ class AlertService:
 
     async def on_warning(self, record: WarningRecord) -> int:
         """Warn the owner (or whoever is on duty); returns how many notifications were new."""
+        return await self.on_warnings([record])
+
+    async def on_warnings(self, records: Sequence[WarningRecord]) -> int:
+        """:meth:`on_warning` for each record, with one round trip to Redis for all of them."""
         now = self.time_source.now()
-        deliveries = self.router.first_level(record, "warning", now)
-        return await self._enqueue(alert_from(record, kind="warning"), deliveries, now, ack=False)
+        planned = [
+            (alert_from(r, kind="warning"), self.router.first_level(r, "warning", now))
+            for r in records
+        ]
+        return await self._enqueue_all(planned, now, ack=False)
 
     async def on_breach(self, record: BreachRecord) -> int:
         """Level 1 now, and the first escalation timer; a retraction ends the climb."""
-        if record.type == "breach_retracted":
-            await self.timers.stop(record.breach_id, "retracted")
+        return await self.on_breaches([record])
+
+    async def on_breaches(self, records: Sequence[BreachRecord]) -> int:
+        """:meth:`on_breach` for each record, in order; returns how many notifications were new.
+
+        A run of breaches costs three round trips to Redis however long it is (how their
+        clocks ended, the notifications, the timers), not three per breach: in a deadline
+        storm the alerts keep up with the breaches. A retraction ends the run before it.
+        """
+        new = 0
+        run: list[BreachRecord] = []
+        for record in records:
+            if record.type == "breach_retracted":
+                new += await self._breaches(run)
+                run = []
+                await self.timers.stop(record.breach_id, "retracted")
+            else:
+                run.append(record)
+        return new + await self._breaches(run)
+
+    async def _breaches(self, records: Sequence[BreachRecord]) -> int:
+        if not records:
             return 0
-        if await self.timers.stopped_as(record.breach_id) in _MET:
-            # The outcome (met in time: the breach was retracted) overtook the breach on its
-            # way here; alerting now would only tell staff of a breach that did not happen.
-            log.info("alert_skipped_breach_met", breach_id=record.breach_id)
-            return 0
+        stopped = await self.timers.stopped_as_many([r.breach_id for r in records])
         now = self.time_source.now()
-        deliveries = self.router.first_level(record, "breach", now)
-        new = await self._enqueue(
-            alert_from(record, kind="breach", level=1), deliveries, now, ack=True
-        )
-        following = ladder_for(self.spec, record.clock).next_due(record.emitted_at, 1)
-        if following is not None:
-            level, due = following
-            await self.timers.schedule(record, level, due)
+        planned: list[tuple[Alert, list[Delivery]]] = []
+        climbs: list[tuple[BreachRecord, int, datetime]] = []
+        for record, why in zip(records, stopped, strict=True):
+            if why in _MET:
+                # The outcome (met in time: the breach was retracted) overtook the breach on
+                # its way here; alerting now would only tell staff of a breach that did not
+                # happen.
+                log.info("alert_skipped_breach_met", breach_id=record.breach_id)
+                continue
+            deliveries = self.router.first_level(record, "breach", now)
+            planned.append((alert_from(record, kind="breach", level=1), deliveries))
+            following = ladder_for(self.spec, record.clock).next_due(record.emitted_at, 1)
+            if following is not None:
+                climbs.append((record, *following))
+        new = await self._enqueue_all(planned, now, ack=True)
+        await self.timers.schedule_many(climbs)
         return new
 
     async def on_outcome(self, record: OutcomeRecord) -> int:
         """The clock stopped: end escalation, and tell whoever was alerted if configured."""
-        bid = breach_id(record.case_id, record.clock, record.cycle)
-        await self.timers.stop(bid, record.outcome)
+        return await self.on_outcomes([record])
+
+    async def on_outcomes(self, records: Sequence[OutcomeRecord]) -> int:
+        """:meth:`on_outcome` for each record: the climbs ended in one round trip."""
+        ids = [breach_id(r.case_id, r.clock, r.cycle) for r in records]
+        await self.timers.stop_many([(bid, r.outcome) for bid, r in zip(ids, records, strict=True)])
         if not self.spec.resolved_notice:
             return 0
-        alerted = await self.store.alerted(bid)
-        if not alerted:
-            return 0
-        now = self.time_source.now()
-        deliveries = [Delivery(r, c, "resolved") for r, c in alerted]
-        return await self._enqueue(alert_from(record, kind="resolved"), deliveries, now, ack=False)
+        new = 0
+        for bid, record in zip(ids, records, strict=True):
+            alerted = await self.store.alerted(bid)
+            if not alerted:
+                continue
+            now = self.time_source.now()
+            deliveries = [Delivery(r, c, "resolved") for r, c in alerted]
+            planned = [(alert_from(record, kind="resolved"), deliveries)]
+            new += await self._enqueue_all(planned, now, ack=False)
+        return new
+
+    async def on_acks(self, acks: Sequence[AckRecord]) -> int:
+        """:meth:`on_ack` for each ack, in order (acks are few: one round trip each);
+        returns how many stopped a pending level."""
+        return sum([await self.on_ack(ack) for ack in acks])
 
     async def on_ack(self, ack: AckRecord) -> bool:
         """Stop escalating the acknowledged breach; True if a level was still pending."""
@@ -155,24 +200,34 @@ class AlertService:
     async def _enqueue(
         self, alert: Alert, deliveries: list[Delivery], now: datetime, *, ack: bool
     ) -> int:
-        if not deliveries:
-            self.metrics.unrouted.labels(level=alert.level).inc()
-            log.warning(
-                "alert_unrouted", breach_id=alert.breach_id, stage=alert.stage, team=alert.team
-            )
-            return 0
-        new = 0
-        for d in deliveries:
-            link = None
-            if ack and self.signer is not None:
-                link = self.signer.link(
-                    self.ack_base_url, alert.breach_id, int(alert.level), d.recipient, now=now
+        return await self._enqueue_all([(alert, deliveries)], now, ack=ack)
+
+    async def _enqueue_all(
+        self, planned: Sequence[tuple[Alert, list[Delivery]]], now: datetime, *, ack: bool
+    ) -> int:
+        """Enqueue each alert for its deliveries, all in one round trip; how many were new."""
+        notifications: list[Notification] = []
+        for alert, deliveries in planned:
+            if not deliveries:
+                self.metrics.unrouted.labels(level=alert.level).inc()
+                log.warning(
+                    "alert_unrouted", breach_id=alert.breach_id, stage=alert.stage, team=alert.team
                 )
-            n = Notification.to(alert, d.recipient, d.channel, now, ack_url=link)
-            if await self.store.enqueue(n, now):
-                new += 1
-                self.metrics.enqueued.labels(channel=d.channel, level=alert.level).inc()
+                continue
+            for d in deliveries:
+                link = None
+                if ack and self.signer is not None:
+                    link = self.signer.link(
+                        self.ack_base_url, alert.breach_id, int(alert.level), d.recipient, now=now
+                    )
+                notifications.append(
+                    Notification.to(alert, d.recipient, d.channel, now, ack_url=link)
+                )
+        created = await self.store.enqueue_many(notifications, now)
+        for n, new in zip(notifications, created, strict=True):
+            if new:
+                self.metrics.enqueued.labels(channel=n.channel, level=n.alert.level).inc()
             else:
-                self.metrics.deduplicated.labels(channel=d.channel, level=alert.level).inc()
+                self.metrics.deduplicated.labels(channel=n.channel, level=n.alert.level).inc()
                 log.debug("alert_deduplicated", key=n.key)
-        return new
+        return sum(created)

@@ -14,6 +14,7 @@ the breach leaves the hash behind, so the late breach does not start climbing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,24 +99,45 @@ class EscalationTimers:
 
     async def schedule(self, breach: BreachRecord, level: int, due: datetime) -> bool:
         """Start the climb: ``level`` is due at ``due``; False if known, acked or stopped."""
-        created = await self._schedule(
-            keys=[self.entry(breach.breach_id), self.index],
-            args=[
-                breach.breach_id,
-                breach.model_dump_json(),
-                str(level),
-                due.timestamp(),
-                self.ttl_ms,
-            ],
-        )
-        return bool(created)
+        return (await self.schedule_many([(breach, level, due)]))[0]
+
+    async def schedule_many(
+        self, climbs: Sequence[tuple[BreachRecord, int, datetime]]
+    ) -> list[bool]:
+        """:meth:`schedule` for each (breach, level, due), in order, in one round trip."""
+        if not climbs:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for breach, level, due in climbs:
+                await self._schedule(
+                    keys=[self.entry(breach.breach_id), self.index],
+                    args=[
+                        breach.breach_id,
+                        breach.model_dump_json(),
+                        str(level),
+                        due.timestamp(),
+                        self.ttl_ms,
+                    ],
+                    client=pipe,
+                )
+            created = await pipe.execute()
+        return [bool(c) for c in created]
 
     async def stopped_as(self, breach_id: str) -> str | None:
         """How the breach's clock ended (an outcome, or ``retracted``), if that is known yet."""
-        value = await self.redis.hget(self.entry(breach_id), "stopped")
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return (await self.stopped_as_many([breach_id]))[0]
+
+    async def stopped_as_many(self, breach_ids: Sequence[str]) -> list[str | None]:
+        """:meth:`stopped_as` for each breach id, in one round trip."""
+        if not breach_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for breach_id in breach_ids:
+                pipe.hget(self.entry(breach_id), "stopped")
+            values = await pipe.execute()
+        return [
+            None if v is None else v.decode() if isinstance(v, bytes) else str(v) for v in values
+        ]
 
     async def unacknowledged(self, breach_id: str) -> BreachRecord | None:
         """The breach, if it is known here and nobody has acknowledged it yet."""
@@ -135,12 +157,21 @@ class EscalationTimers:
 
     async def stop(self, breach_id: str, why: str) -> bool:
         """End the climb because the clock stopped or the breach was retracted."""
-        return bool(
-            await self._end(
-                keys=[self.entry(breach_id), self.index],
-                args=[breach_id, "stopped", why, self.ttl_ms],
-            )
-        )
+        return (await self.stop_many([(breach_id, why)]))[0]
+
+    async def stop_many(self, stops: Sequence[tuple[str, str]]) -> list[bool]:
+        """:meth:`stop` for each (breach id, why), in order, in one round trip."""
+        if not stops:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for breach_id, why in stops:
+                await self._end(
+                    keys=[self.entry(breach_id), self.index],
+                    args=[breach_id, "stopped", why, self.ttl_ms],
+                    client=pipe,
+                )
+            ended = await pipe.execute()
+        return [bool(e) for e in ended]
 
     async def due(self, now: datetime, limit: int = 100) -> list[str]:
         """Breach ids whose next level is due."""

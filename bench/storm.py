@@ -17,7 +17,8 @@ Then, with the RocksDB store (``SLAWATCH_STORE=rocksdb://``):
    alerts on (the default), the notifications handed to delivery (written to the Redis outbox,
    ``slawatch_alerts_enqueued_total``) are counted, and when the last one was. The worker's
    CPU time until the last breach was out, per breach, is printed too: on a shared host it
-   varies less than the lateness, which also counts the waits for a CPU;
+   varies less than the lateness, which also counts the waits for a CPU; and, with alerts on,
+   its CPU time until the last alert was handed over (``--profile`` covers both);
 4. **restart**: SIGTERM, start again on the same datadir; time to ``/ready`` with the index
    complete (the ``/ready`` body's ``index_size``).
 
@@ -417,7 +418,6 @@ def main() -> int:
                 )
             )
             storm_cpu = (_cpu_seconds(worker.proc.pid) or 0.0) - storm_cpu0
-            _stop_py_spy(spy, workdir / "storm.profile.txt", "storm")
             print(
                 f"storm: {len(lateness):,} of {args.due:,} breaches out; lateness p50 "
                 f"{_pct(lateness, 0.5):.2f} s, p99 {_pct(lateness, 0.99):.2f} s, max "
@@ -431,6 +431,13 @@ def main() -> int:
             )
             if not args.no_alerts:
                 _handed_to_delivery(worker.port, args.due, storm_at, timeout=600)
+                alerts_cpu = (_cpu_seconds(worker.proc.pid) or 0.0) - storm_cpu0
+                print(
+                    f"storm and alerts CPU: {alerts_cpu:.1f} s of the worker until the last alert "
+                    f"was handed over, {alerts_cpu * 1e6 / args.due:,.0f} µs per breach"
+                )
+            # the profile covers the breaches and then their alerts
+            _stop_py_spy(spy, workdir / "storm.profile.txt", "storm")
             worker.stop()
 
             worker = Worker(env, workdir, "warm")

@@ -1,7 +1,8 @@
 """Faust glue of the alerts: agents on warnings, breaches, outcomes and acks; the ack page.
 
-The agents are thin: decode the record, hand it to :class:`alerts.service.AlertService`, which
-writes to the Redis outbox and escalation timers and returns. Delivery to channels runs in a
+The agents are thin: decode the records of a fetch and hand them, a chunk at a time, to
+:class:`alerts.service.AlertService`, which writes to the Redis outbox and escalation timers
+and returns. Delivery to channels runs in a
 background task (:meth:`alerts.runtime.AlertRuntime.run`), never in an agent, so a slow or
 broken channel cannot hold up a topic. When Redis is down an alert agent waits (retrying) before
 acknowledging its record, so nothing is lost; only the alert agents' own partitions are paused
@@ -21,16 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import faust
 import structlog
-from faust.types import StreamT
+from faust.types import Message, StreamT
 from faust.web import Request, Response
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from alerts.ack import AckError, AckRecord, AckSigner, check_base_url
 from alerts.ack_page import (
@@ -47,6 +49,7 @@ from alerts.metrics import AlertMetrics
 from alerts.runtime import AlertRuntime, until_redis_answers
 from sla.policy import PolicySpec
 from sla.timesource import SystemTime
+from streams import batches
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import Metrics
 from streams.runtime import Runtime
@@ -59,6 +62,9 @@ log = structlog.get_logger("slawatch.alerts")
 
 #: Path of the alerts file; ``off`` disables alerts.
 ALERTS_ENV = "SLAWATCH_ALERTS"
+
+#: How many records of a fetch the alerts take in one step (a round trip to Redis per step).
+ALERT_CHUNK = 256
 
 #: How long a stopping worker waits for the notification it is delivering, in seconds.
 DRAIN_TIMEOUT_S = 10.0
@@ -135,24 +141,81 @@ def build(
 
 
 def _alert_agent(
-    app: faust.App, topic: WireTopic[R], name: str, handle: Callable[[R], Awaitable[object]]
+    app: faust.App,
+    topic: WireTopic[R],
+    name: str,
+    handle: Callable[[Sequence[R]], Awaitable[object]],
 ) -> None:
-    """An agent that hands each record of ``topic`` to ``handle``, waiting for Redis.
+    """An agent that hands the records of ``topic`` to ``handle``, waiting for Redis.
 
-    A record that does not decode is logged (``alert_record_invalid``) and passed over.
+    In a running worker the records come a fetch at a time (:func:`record_batches`), and only
+    those a fetch could not hand over (Redis did not answer) reach the stream agent, which
+    waits for Redis one record at a time; the agent also declares the topic to Faust and takes
+    the records where Faust delivers to it (its agent test context).
     """
 
     async def agent(stream: StreamT[bytes]) -> None:
         value: bytes
         async for value in stream:
-            try:
-                record = topic.decode(value)
-            except ValidationError as exc:
-                log.error("alert_record_invalid", topic=topic.name, errors=exc.error_count())
-                continue
-            await until_redis_answers(partial(handle, record))
+            record = _decoded(topic, value)
+            if record is not None:
+                await until_redis_answers(partial(handle, [record]))
 
     app.agent(topic.topic, name=name)(agent)
+    interrupted = partial(_flow_stopped, app)
+    batches.route(app, [topic.name], record_batches(topic, handle, interrupted), rest_to_agent=True)
+
+
+def record_batches(
+    topic: WireTopic[R],
+    handle: Callable[[Sequence[R]], Awaitable[object]],
+    interrupted: Callable[[], bool],
+) -> batches.BatchHandler:
+    """A fetch of one partition of ``topic`` handed to ``handle`` :data:`ALERT_CHUNK` at a time.
+
+    Without Faust's delivery of each message (:mod:`streams.batches`), and with one Redis
+    round trip per step for a chunk of records instead of one per record: in a deadline storm
+    the alerts keep up with the breaches (bench/README.md, 2026-12-07). Records that do not
+    decode are logged and passed over. Returns how many messages were handled: all, unless a
+    rebalance began (the rest is read again by the partition's next owner) or Redis did not
+    answer. Then the rest goes on to the stream agent, which waits for Redis while Faust's
+    flow control pauses only the alert partitions: this handler runs in the fetch loop, where
+    waiting would hold up the clocks as well.
+    """
+
+    async def take(messages: Sequence[Message]) -> int:
+        done = 0
+        while done < len(messages) and not interrupted():
+            chunk = messages[done : done + ALERT_CHUNK]
+            records = [r for r in (_decoded(topic, m.value) for m in chunk) if r is not None]
+            try:
+                await handle(records)
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "alert_redis_unavailable",
+                    error=type(exc).__name__,
+                    waiting=len(messages) - done,
+                )
+                break
+            done += len(chunk)
+        return done
+
+    return take
+
+
+def _decoded(topic: WireTopic[R], value: bytes | None) -> R | None:
+    """The record ``value`` holds, or None (logged) when it is not one."""
+    try:
+        return topic.decode(value if value is not None else b"")
+    except (ValidationError, ValueError) as exc:
+        errors = exc.error_count() if isinstance(exc, ValidationError) else 1
+        log.error("alert_record_invalid", topic=topic.name, errors=errors)
+        return None
+
+
+def _flow_stopped(app: faust.App) -> bool:
+    """Whether a rebalance has begun (the flow of messages is suspended)."""
+    return not app.flow_control.is_active()
 
 
 def register(rt: Runtime, env: Mapping[str, str] | None = None) -> None:
@@ -171,10 +234,10 @@ def register(rt: Runtime, env: Mapping[str, str] | None = None) -> None:
     app = rt.app
     service = runtime.service
     topics = rt.topics
-    _alert_agent(app, topics.warnings, "slawatch.alerts.warnings", service.on_warning)
-    _alert_agent(app, topics.breaches, "slawatch.alerts.breaches", service.on_breach)
-    _alert_agent(app, topics.outcomes, "slawatch.alerts.outcomes", service.on_outcome)
-    _alert_agent(app, topics.acks, "slawatch.alerts.acks", service.on_ack)
+    _alert_agent(app, topics.warnings, "slawatch.alerts.warnings", service.on_warnings)
+    _alert_agent(app, topics.breaches, "slawatch.alerts.breaches", service.on_breaches)
+    _alert_agent(app, topics.outcomes, "slawatch.alerts.outcomes", service.on_outcomes)
+    _alert_agent(app, topics.acks, "slawatch.alerts.acks", service.on_acks)
     stop, finished = asyncio.Event(), asyncio.Event()
 
     async def alert_delivery() -> None:

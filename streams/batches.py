@@ -44,28 +44,46 @@ log = structlog.get_logger("slawatch.batches")
 BatchHandler = Callable[[Sequence[Message]], Awaitable[int]]
 
 _ROUTES = "_slawatch_batch_routes"
+_REST_TO_AGENT = "_slawatch_batch_rest_to_agent"
 _MARK = "_slawatch_batches"
 
 
-def route(app: faust.App, topics: Iterable[str], handler: BatchHandler) -> None:
+def route(
+    app: faust.App, topics: Iterable[str], handler: BatchHandler, *, rest_to_agent: bool = False
+) -> None:
     """Hand ``topics``' messages to ``handler`` a fetch at a time in ``app``'s worker.
 
     A topic may have several handlers (the clock agent and the shadow both read the events):
     each gets every list, in the order they were routed, as Faust gives a message to every
     agent reading its topic.
+
+    ``rest_to_agent``: messages the handler did not process while the flow runs are delivered
+    through Faust's own path, to the agent declared on the topic, instead of waiting for the
+    partition's next owner. The alert topics use it: when Redis does not answer, their agents
+    wait for it one record at a time and Faust's flow control pauses only their partitions,
+    where a handler waiting in the fetch loop would hold up the clocks too.
     """
     routes: dict[str, list[BatchHandler]] = app.__dict__.setdefault(_ROUTES, {})
+    to_agent: set[str] = app.__dict__.setdefault(_REST_TO_AGENT, set())
     for topic in topics:
         handlers = routes.setdefault(topic, [])
         if handler in handlers:
             raise ValueError(f"topic {topic!r} already has this batch handler")
         handlers.append(handler)
+        if rest_to_agent:
+            to_agent.add(topic)
 
 
 def routes_of(app: faust.App) -> dict[str, list[BatchHandler]]:
     """The batch handlers of ``app`` by topic (empty when none was routed)."""
     routes: dict[str, list[BatchHandler]] = app.__dict__.get(_ROUTES, {})
     return routes
+
+
+def rest_to_agent_of(app: faust.App) -> set[str]:
+    """The routed topics whose unprocessed messages go on to their agent (:func:`route`)."""
+    topics: set[str] = app.__dict__.get(_REST_TO_AGENT, set())
+    return topics
 
 
 def install() -> None:
@@ -82,7 +100,7 @@ def install() -> None:
         if not routes:
             await original(self, fetcher)
             return
-        await _Drain(self, routes).run(fetcher)
+        await _Drain(self, routes, rest_to_agent_of(self.app)).run(fetcher)
 
     setattr(_drain_messages, _MARK, True)
     _drain_messages.__doc__ = original.__doc__
@@ -92,10 +110,16 @@ def install() -> None:
 class _Drain:
     """Faust's fetch loop, with routed topics taken a fetch at a time."""
 
-    def __init__(self, consumer: Any, routes: dict[str, list[BatchHandler]]) -> None:
+    def __init__(
+        self,
+        consumer: Any,
+        routes: dict[str, list[BatchHandler]],
+        rest_to_agent: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self._consumer = consumer
         self._app: faust.App = consumer.app
         self._routes = routes
+        self._rest_to_agent = rest_to_agent
         #: A handler raised and the worker is stopping: the loop takes nothing more.
         self.failed = False
 
@@ -155,13 +179,15 @@ class _Drain:
             if read is None or record.offset >= read
         ]
 
-    async def _one_at_a_time(self, messages: list[Message]) -> None:
-        """Faust's own delivery, message by message (the topics no handler takes)."""
+    async def _one_at_a_time(self, messages: Sequence[Message], *, gaps: bool = True) -> None:
+        """Faust's own delivery, message by message (the topics no handler takes, and the rest
+        of a batch that goes on to its agent, its gaps already recorded)."""
         consumer = self._consumer
         for message in messages:
             if not consumer.flow_active:
                 return
-            await self._gaps(message.tp, [message.offset])
+            if gaps:
+                await self._gaps(message.tp, [message.offset])
             await consumer.wait_first(consumer.callback(message), consumer.suspend_flow.wait())
             consumer._read_offset[message.tp] = message.offset
 
@@ -189,6 +215,8 @@ class _Drain:
             ack(message)
         if done:
             consumer._read_offset[tp] = messages[done - 1].offset
+        if done < len(messages) and tp.topic in self._rest_to_agent:
+            await self._one_at_a_time(messages[done:], gaps=False)
         commit_every = consumer._commit_every
         if commit_every is not None and consumer._n_acked >= commit_every:
             consumer._n_acked = 0

@@ -147,6 +147,75 @@ class TestEscalation:
         assert ["[alert 2 -> sup-1]"] == [line.split(" ESC")[0] for line in lines]
 
 
+class TestBatches:
+    """A fetch of records is handled a run at a time: the same alerts and climbs as one by one."""
+
+    def test_a_batch_of_breaches_alerts_and_climbs_as_one_by_one(self) -> None:
+        """Three cases in one batch, one of them twice: three level-1 alerts, three climbs."""
+
+        async def scenario(redis: Any, prefix: str) -> tuple[int, list[str], int, float | None]:
+            h = Harness(make_spec(), redis, prefix)
+            records = [breach(case_id=c) for c in ("C-1", "C-2", "C-1", "C-3")]
+            new = await h.service.on_breaches(records)
+            await at(h, 0)
+            deduplicated = h.registry.get_sample_value(
+                "slawatch_alerts_deduplicated_total", {"channel": "console", "level": "1"}
+            )
+            return new, h.lines(), await h.timers.pending_count(), deduplicated
+
+        new, lines, pending, deduplicated = run_with_redis(scenario)
+        assert 3 == new
+        assert ["C-1", "C-2", "C-3"] == sorted(line.split("case ")[1].split()[0] for line in lines)
+        assert 3 == pending
+        assert 1.0 == deduplicated
+
+    def test_a_retraction_in_a_batch_ends_only_its_own_climb(self) -> None:
+        """Breach, its retraction, another breach: the first never escalates, the second does."""
+
+        async def scenario(redis: Any, prefix: str) -> list[str]:
+            h = Harness(make_spec(), redis, prefix)
+            retracted = breach(case_id="C-1").model_copy(update={"type": "breach_retracted"})
+            await h.service.on_breaches([breach(case_id="C-1"), retracted, breach(case_id="C-2")])
+            await at(h, 0)
+            await at(h, 30)
+            return h.lines()
+
+        lines = run_with_redis(scenario)
+        assert ["1 -> agent-1 C-1", "1 -> agent-1 C-2", "2 -> sup-1 C-2"] == [
+            line.split("]")[0].removeprefix("[alert ") + " " + line.split("case ")[1].split()[0]
+            for line in lines
+        ]
+
+    def test_a_breach_whose_met_outcome_came_first_is_skipped_within_a_batch(self) -> None:
+        """The met outcome of C-1 is known: C-1 is not alerted, C-2 in the same batch is."""
+
+        async def scenario(redis: Any, prefix: str) -> tuple[int, list[str]]:
+            h = Harness(make_spec(), redis, prefix)
+            await h.service.on_outcomes([outcome(T0 + timedelta(seconds=20), "met")])
+            new = await h.service.on_breaches([breach(case_id="C-1"), breach(case_id="C-2")])
+            await at(h, 0)
+            return new, h.lines()
+
+        new, lines = run_with_redis(scenario)
+        assert 1 == new
+        assert ["C-2"] == [line.split("case ")[1].split()[0] for line in lines]
+
+    def test_outcomes_in_a_batch_end_every_climb(self) -> None:
+        """Two breaches, then both outcomes in one batch: nothing escalates."""
+
+        async def scenario(redis: Any, prefix: str) -> tuple[int, int]:
+            h = Harness(make_spec(), redis, prefix)
+            await h.service.on_breaches([breach(case_id="C-1"), breach(case_id="C-2")])
+            pending = await h.timers.pending_count()
+            stop_at = T0 + timedelta(seconds=20)
+            await h.service.on_outcomes(
+                [outcome(stop_at, "breached", case_id=c) for c in ("C-1", "C-2")]
+            )
+            return pending, await h.timers.pending_count()
+
+        assert (2, 0) == run_with_redis(scenario)
+
+
 class TestStorm:
     def test_over_budget_alerts_become_one_digest(self) -> None:
         """Budget 3 a minute, 6 breaches: 3 sent, 3 held, then one digest listing the 3."""

@@ -140,7 +140,8 @@ class TestOtherTopics:
             delivered.append((message.topic, message.offset))
 
         async def wait_first(delivery: Any, flow_stop: Any) -> None:
-            await delivery  # Faust's races the delivery against a flow stop, on its own loop
+            flow_stop.close()  # Faust's races the delivery against a flow stop, on its own loop
+            await delivery
 
         consumer.callback = callback
         consumer.wait_first = wait_first
@@ -152,6 +153,40 @@ class TestOtherTopics:
         take(consumer, handler, records)
         assert ([(OTHER, 3), (OTHER, 4)], [[8]]) == (delivered, handler.lists)
         assert 4 == consumer._read_offset[TP(OTHER, 0)]
+
+
+class TestRestToAgent:
+    def test_what_the_handler_left_goes_to_fausts_callback_unacked(self, consumer: Any) -> None:
+        """The alert handler took one of three (Redis went away): the other two go on to the
+        agent through Faust's path, which acknowledges them when the agent has handled them."""
+        delivered: list[int] = []
+
+        async def callback(message: Message) -> None:
+            delivered.append(message.offset)
+
+        async def wait_first(delivery: Any, flow_stop: Any) -> None:
+            flow_stop.close()
+            await delivery
+
+        consumer.callback = callback
+        consumer.wait_first = wait_first
+        handler = Handler(consumer, limit=1)
+        records = {TP(ROUTED, 0): [record(ROUTED, o) for o in (4, 5, 6)]}
+        asyncio.run(_Drain(consumer, {ROUTED: [handler]}, {ROUTED})._take(records, None))
+        assert ([[4, 5, 6]], [4], [5, 6]) == (handler.lists, acked(consumer), delivered)
+        assert 6 == consumer._read_offset[TP(ROUTED, 0)]
+
+    def test_without_it_the_rest_waits_for_the_next_owner(self, consumer: Any) -> None:
+        """The clock channel's handler stopped at a rebalance: the rest is not delivered."""
+        delivered: list[int] = []
+
+        async def callback(message: Message) -> None:
+            delivered.append(message.offset)
+
+        consumer.callback = callback
+        handler = Handler(consumer, limit=1)
+        take(consumer, handler, {TP(ROUTED, 0): [record(ROUTED, o) for o in (4, 5, 6)]})
+        assert ([4], []) == (acked(consumer), delivered)
 
 
 class TestSeveralHandlers:
@@ -178,6 +213,9 @@ class TestRoutes:
             batches.route(app, [ROUTED], first)
         routes = batches.routes_of(app)
         assert ([first, second], [second]) == (routes[ROUTED], routes[OTHER])
+        assert set() == batches.rest_to_agent_of(app)
+        batches.route(app, [OTHER], Handler(consumer), rest_to_agent=True)
+        assert {OTHER} == batches.rest_to_agent_of(app)
 
     def test_install_is_idempotent(self) -> None:
         """Installing twice wraps Faust's fetch loop once."""
