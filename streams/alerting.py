@@ -66,6 +66,9 @@ ALERTS_ENV = "SLAWATCH_ALERTS"
 #: How many records of a fetch the alerts take in one step (a round trip to Redis per step).
 ALERT_CHUNK = 256
 
+#: How long one step may wait for Redis in the fetch loop before its records go to the agent.
+ALERT_STEP_TIMEOUT_S = 10.0
+
 #: How long a stopping worker waits for the notification it is delivering, in seconds.
 DRAIN_TIMEOUT_S = 10.0
 
@@ -170,6 +173,7 @@ def record_batches(
     topic: WireTopic[R],
     handle: Callable[[Sequence[R]], Awaitable[object]],
     interrupted: Callable[[], bool],
+    step_timeout: float = ALERT_STEP_TIMEOUT_S,
 ) -> batches.BatchHandler:
     """A fetch of one partition of ``topic`` handed to ``handle`` :data:`ALERT_CHUNK` at a time.
 
@@ -178,9 +182,11 @@ def record_batches(
     the alerts keep up with the breaches (bench/README.md, 2026-12-07). Records that do not
     decode are logged and passed over. Returns how many messages were handled: all, unless a
     rebalance began (the rest is read again by the partition's next owner) or Redis did not
-    answer. Then the rest goes on to the stream agent, which waits for Redis while Faust's
-    flow control pauses only the alert partitions: this handler runs in the fetch loop, where
-    waiting would hold up the clocks as well.
+    answer within ``step_timeout`` seconds (a Redis that accepts connections and never
+    answers must not hold the fetch loop either). Then the rest goes on to the stream agent,
+    which waits for Redis while Faust's flow control pauses only the alert partitions: this
+    handler runs in the fetch loop, where waiting would hold up the clocks as well. A step cut
+    short is done again in full by the agent; every write of it is idempotent.
     """
 
     async def take(messages: Sequence[Message]) -> int:
@@ -189,8 +195,8 @@ def record_batches(
             chunk = messages[done : done + ALERT_CHUNK]
             records = [r for r in (_decoded(topic, m.value) for m in chunk) if r is not None]
             try:
-                await handle(records)
-            except (RedisError, OSError) as exc:
+                await asyncio.wait_for(handle(records), step_timeout)
+            except (RedisError, OSError, TimeoutError) as exc:
                 log.warning(
                     "alert_redis_unavailable",
                     error=type(exc).__name__,

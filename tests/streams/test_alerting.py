@@ -98,3 +98,14 @@ class TestRecordBatches:
         done = asyncio.run(record_batches(topic, handle, lambda: False)(breaches(ALERT_CHUNK * 3)))
         assert (ALERT_CHUNK, 2) == (done, calls)
         assert [ALERT_CHUNK] == [len(c) for c in handler.chunks]
+
+    def test_a_redis_that_never_answers_does_not_hold_the_fetch_loop(
+        self, topic: WireTopic[BreachRecord]
+    ) -> None:
+        """The step times out: nothing handled, the records go on to the agent."""
+
+        async def hang(records: Sequence[BreachRecord]) -> None:
+            await asyncio.Event().wait()
+
+        take = record_batches(topic, hang, lambda: False, step_timeout=0.05)
+        assert 0 == asyncio.run(take(breaches(3)))
