@@ -15,6 +15,7 @@ from sla.records import BreachRecord, ClockRef, OutcomeRecord, WarningRecord
 
 __all__ = [
     "IGNORE_REASONS",
+    "RECORD_EFFECTS",
     "BreachRetracted",
     "Breached",
     "ClockEnded",
@@ -103,3 +104,7 @@ class EventIgnored:
 
 
 Effect = ClockStarted | WarningDue | Breached | BreachRetracted | ClockEnded | EventIgnored
+
+#: The effects that carry a record for the outside world (a warning, a breach, a retraction,
+#: an outcome); the others only count.
+RECORD_EFFECTS = (WarningDue, Breached, BreachRetracted, ClockEnded)

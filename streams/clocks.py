@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import faust
 import structlog
@@ -408,6 +409,11 @@ def register_case_agent(
     return stream_agent
 
 
+async def flush_producer(app: faust.App) -> None:
+    """Wait until the broker has answered every record the app's producer was handed."""
+    await app.producer.flush()
+
+
 def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
     """Register the clock agent on ``cases``, its recovery and revocation hooks, the timer and
     the lag gauge; returns its processor.
@@ -429,6 +435,7 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
         on_write=gauges.change,
         on_revive=metrics.cases_revived.inc,
         errors=rt.errors,
+        confirm_records=partial(flush_producer, app),
     )
     channel = raw_topic(
         app,

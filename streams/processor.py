@@ -39,7 +39,7 @@ import structlog
 from faust.streams import _current_event
 from faust.types import Message
 
-from sla.effects import Effect
+from sla.effects import RECORD_EFFECTS, Effect
 from sla.engine import CaseState, ClockTrack, Engine, Step
 from sla.events import LifecycleEvent
 from streams import deliveries
@@ -174,6 +174,13 @@ class CaseProcessor:
         errors: the error policy.
         undo_refusals: keep, until the broker confirms each record, what puts its case back
             (:meth:`undo_refused`); off for the shadow, whose refused records stop nothing.
+        confirm_records: waits until the broker has answered every record handed to the
+            producer so far (the producer's flush); awaited before a batch that sent records
+            writes its rows. Handed over first is not enough: records of different
+            partitions leave in separate produce batches, each when its own linger ends, so a
+            row could reach the changelog before the breach it says was sent, and a worker
+            killed in between lost that breach (bench/failover.py, 2026-12-07). None: rows
+            follow at once (tests without a broker).
         now: the wall clock (tests pass a fixed one).
     """
 
@@ -192,6 +199,7 @@ class CaseProcessor:
         interrupted: Callable[[], bool] = lambda: False,
         errors: ErrorPolicy | None = None,
         undo_refusals: bool = True,
+        confirm_records: Callable[[], Awaitable[object]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -206,6 +214,9 @@ class CaseProcessor:
         self._interrupted = interrupted
         self._errors = errors or ErrorPolicy()
         self._now = now
+        self._confirm_records = confirm_records
+        #: The batch being processed has handed records to the producer.
+        self._sent_records = False
         # least recently written first: an OrderedDict pops its oldest entry in O(1), where a
         # dict's first key is found by skipping the slots of every entry deleted before it
         self._live: OrderedDict[str, tuple[bytes | None, CaseRow, CaseState]] = OrderedDict()
@@ -220,6 +231,7 @@ class CaseProcessor:
         touched: dict[str, _Touched] = {}
         now = self._now()
         done = 0
+        self._sent_records = False
         for event in batch:
             if self._interrupted():
                 break
@@ -231,6 +243,8 @@ class CaseProcessor:
                 else:
                     await self._lifecycle(event, touched, now)
             done += 1
+        if self._sent_records and self._confirm_records is not None:
+            await self._confirm_records()  # the records are in the log before their rows
         self._store(touched)
         self._effects.end_batch()
         return done
@@ -413,6 +427,9 @@ class CaseProcessor:
         self, case: _Touched, step: Step, event: Carrier, keep: bool = False
     ) -> None:
         if step.effects:
+            self._sent_records = self._sent_records or any(
+                isinstance(e, RECORD_EFFECTS) for e in step.effects
+            )
             ctx = _ctx(event.message)
             if self._unconfirmed is None:
                 await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 from faust.types import AgentT, Message
@@ -41,7 +42,7 @@ from sla.policy import PolicySpec
 from sla.records import OutcomeRecord
 from sources.mapping import TimeWindow
 from streams import deliveries
-from streams.clocks import CaseAgent, register_case_agent, scan_rows
+from streams.clocks import CaseAgent, flush_producer, register_case_agent, scan_rows
 from streams.codec import DUE_COMMANDS
 from streams.deadlines import DeadlineIndex
 from streams.errors import Failed
@@ -219,6 +220,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         dead_letter=pass_over,
         errors=rt.errors,
         undo_refusals=False,  # its topics are exempt: a refusal stops nothing, nothing to undo
+        confirm_records=partial(flush_producer, app),
     )
     # a candidate policy never stops the live worker, not even when the broker refuses its records
     deliveries.exempt(

@@ -30,13 +30,13 @@ from typing import Any, Protocol
 
 from sla.case import CaseState, ClockTrack
 from sla.effects import (
+    RECORD_EFFECTS,
     Breached,
     BreachRetracted,
     ClockEnded,
     ClockStarted,
     Effect,
     EventIgnored,
-    WarningDue,
 )
 from sla.events import LifecycleEvent
 from sla.readmodels.reports import OpenClock
@@ -104,10 +104,6 @@ def sort_events(events: Iterable[LifecycleEvent]) -> list[LifecycleEvent]:
 def event_order(event: LifecycleEvent) -> tuple[datetime, int]:
     """Sort key: event time, then the source's ``sequence`` (events without one first)."""
     return (event.occurred_at.astimezone(UTC), -1 if event.sequence is None else event.sequence)
-
-
-#: Effects that carry a record of an open or ending cycle (a tuple: built once, not per call).
-_RECORD_EFFECTS = (WarningDue, Breached, BreachRetracted, ClockEnded)
 
 
 @dataclass
@@ -287,7 +283,7 @@ class Replay:
             key = (ref.case_id, ref.clock, ref.cycle)
             self._open[key] = _Open(ref, effect.started_at, effect.deadline)
             return
-        if isinstance(effect, _RECORD_EFFECTS):
+        if isinstance(effect, RECORD_EFFECTS):
             record = effect.record
             key = (record.case_id, record.clock, record.cycle)
             if isinstance(effect, ClockEnded):

@@ -264,6 +264,43 @@ class TestErrorPolicy:
         assert ([["first_response"]], []) == (seen_open, row(table, "C-5")["open"])
 
 
+class TestRecordsBeforeRows:
+    """A batch that sent records waits for the broker's answer to them before it writes rows."""
+
+    def test_rows_are_written_after_the_records_are_confirmed(self) -> None:
+        """The outcome record a row implies is in the log first: confirmed, then written."""
+        table, effects, dead = Table(), Effects(), []
+        order: list[str] = []
+
+        async def confirm() -> None:
+            order.append(f"confirmed after {len(effects.sent)} effects, {len(table.writes)} rows")
+
+        proc = processor(table, effects, dead, confirm_records=confirm)
+        batch = [
+            lifecycle("C-1", "complaint_registered", 0, 1),
+            lifecycle("C-1", "complaint_acknowledged", 5, 2),
+        ]
+        asyncio.run(proc.process(batch))
+
+        assert ["confirmed after 2 effects, 0 rows"] == order
+        assert [("C-1", 0)] == table.writes
+
+    def test_a_batch_that_sent_no_record_does_not_wait(self) -> None:
+        """A clock started (a counter, no record), then the same event again: no wait."""
+        table, effects, dead = Table(), Effects(), []
+        confirmed: list[int] = []
+
+        async def confirm() -> None:
+            confirmed.append(len(effects.sent))
+
+        proc = processor(table, effects, dead, confirm_records=confirm)
+        asyncio.run(proc.process([lifecycle("C-1", "complaint_registered", 0, 1)]))
+        asyncio.run(proc.process([lifecycle("C-1", "complaint_registered", 0, 1)]))
+        asyncio.run(proc.process([lifecycle("C-1", "complaint_acknowledged", 5, 2)]))
+
+        assert [3] == confirmed  # only the batch that sent the outcome
+
+
 class TestForgottenCases:
     """A case retention forgot keeps its cycle numbering: an outcome id never repeats."""
 
