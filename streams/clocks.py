@@ -410,8 +410,19 @@ def register_case_agent(
 
 
 async def flush_producer(app: faust.App) -> None:
-    """Wait until the broker has answered every record the app's producer was handed."""
-    await app.producer.flush()
+    """Send every record the app's producer was handed now, and wait for the broker's answer.
+
+    Faust's ``flush`` waits for aiokafka's batches to leave when their linger (50 ms) ends:
+    awaited after every batch of the fetch loop, that idled the worker for most of it. The
+    accumulator's ``flush_for_commit`` closes the open batches, so they leave at once, and
+    waits for the same answers.
+    """
+    producer = app.producer
+    await producer.buffer.flush()  # Faust's own queue (the table's changelog records)
+    client = getattr(producer, "_producer", None)  # aiokafka's producer, once started
+    if client is None:
+        return
+    await client._message_accumulator.flush_for_commit()
 
 
 def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
