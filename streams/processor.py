@@ -427,9 +427,8 @@ class CaseProcessor:
         self, case: _Touched, step: Step, event: Carrier, keep: bool = False
     ) -> None:
         if step.effects:
-            self._sent_records = self._sent_records or any(
-                isinstance(e, RECORD_EFFECTS) for e in step.effects
-            )
+            if not self._sent_records:  # once per batch is enough
+                self._sent_records = any(isinstance(e, RECORD_EFFECTS) for e in step.effects)
             ctx = _ctx(event.message)
             if self._unconfirmed is None:
                 await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
