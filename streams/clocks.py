@@ -47,6 +47,7 @@ from streams.ingest import SourceIntake, partition_of
 from streams.metrics import Children, Metrics, label
 from streams.positions import ConsumerOffsets, fetch_highwater, positions
 from streams.processor import CaseProcessor, LogContext, SourceDecoder
+from streams.rows import TableRows
 from streams.runtime import CasesTable, RecoverySummary, Runtime, ready
 from streams.wire import WireTopic, WorkerTopics, raw_topic
 
@@ -418,7 +419,7 @@ async def flush_producer(app: faust.App) -> None:
     waits for the same answers.
     """
     producer = app.producer
-    await producer.buffer.flush()  # Faust's own queue (the table's changelog records)
+    await producer.buffer.flush()  # Faust's own queue (Topic.send_soon, other tables)
     client = getattr(producer, "_producer", None)  # aiokafka's producer, once started
     if client is None:
         return
@@ -436,7 +437,7 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
     gauges = OpenClockGauges(metrics)
     processor = CaseProcessor(
         engine=rt.engine,
-        table=rt.cases,
+        rows=TableRows(rt.cases),
         index=index,
         effects=EffectSink(rt.topics, metrics),
         interrupted=lambda: not app.flow_control.is_active(),

@@ -12,7 +12,9 @@ the batch's records were handed to the producer, so:
   (their ids are deterministic, readers dedupe) but never loses one;
 * the table, its changelog and the deadline index see one write per case per batch.
 
-The table value of a case is a :class:`~streams.case_row.CaseRow`, stored as JSON bytes.
+The table value of a case is a :class:`~streams.case_row.CaseRow`, stored as JSON bytes, and
+written through :class:`~streams.rows.Rows` (a Faust table's store and changelog, without
+Faust's per-key send path: :mod:`streams.rows`).
 
 What goes wrong is handled by one :class:`ErrorPolicy`: a message that cannot be processed is
 dead-lettered with its reason and the batch goes on; a record the producer cannot send is
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -47,12 +48,12 @@ from streams.case_row import CaseRow, decode_row, encode_row
 from streams.codec import DUE_COMMANDS, EVENTS
 from streams.deadlines import DeadlineIndex
 from streams.errors import ErrorPolicy, Failed, SendFailed
+from streams.rows import Rows
 
 __all__ = [
     "AtMessage",
     "Carrier",
     "CaseProcessor",
-    "CaseTable",
     "EffectHandler",
     "ErrorPolicy",
     "LogContext",
@@ -98,16 +99,6 @@ class EffectHandler(Protocol):
 
     def end_batch(self) -> None:
         """The batch's effects are all out (a summary log line may follow)."""
-
-
-class CaseTable(Protocol):
-    """The part of a Faust table the processor uses (case id -> row bytes)."""
-
-    def get(self, key: str, /) -> bytes | None: ...
-
-    def __setitem__(self, key: str, value: bytes) -> None: ...
-
-    def __delitem__(self, key: str) -> None: ...
 
 
 def summarize(state: CaseState) -> tuple[list[str], list[str]]:
@@ -158,7 +149,7 @@ class CaseProcessor:
 
     Args:
         engine: the pure case engine.
-        table: the table of case rows (``cases``, or the shadow's).
+        rows: the case rows (of ``cases``, or of the shadow's table).
         index: the deadline index of this engine.
         effects: carries out effects (the live sink, or the shadow's).
         due_topic: name of the timer-command topic of this engine.
@@ -188,7 +179,7 @@ class CaseProcessor:
         self,
         *,
         engine: Engine,
-        table: CaseTable,
+        rows: Rows,
         index: DeadlineIndex,
         effects: EffectHandler,
         due_topic: str,
@@ -203,7 +194,7 @@ class CaseProcessor:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
-        self.table = table
+        self.rows = rows
         self.index = index
         self._effects = effects
         self._due_topic = due_topic
@@ -245,7 +236,7 @@ class CaseProcessor:
             done += 1
         if self._sent_records and self._confirm_records is not None:
             await self._confirm_records()  # the records are in the log before their rows
-        self._store(touched)
+        await self._store(touched)
         self._effects.end_batch()
         return done
 
@@ -329,7 +320,7 @@ class CaseProcessor:
         case = touched.get(case_id)
         if case is not None:
             return case
-        stored = self._read(case_id)
+        stored = self.rows.get(case_id)
         live = self._live.get(case_id)
         if stored is None:
             row, loaded = None, None
@@ -353,18 +344,6 @@ class CaseProcessor:
             due = row["due"]
             case.next_due = None if due is None else datetime.fromtimestamp(due, UTC)
         return case
-
-    @functools.cached_property
-    def _read(self) -> Callable[[str], bytes | None]:
-        """How a row is read: from a Faust table's store, else from the table itself.
-
-        A Faust table's ``get`` asks its store whether it holds the key, then for the value:
-        two RocksDB reads per case, 4 % of a deadline storm's samples. The store's own ``get``
-        reads once; what is left out is the table's read sensor, which nothing here uses.
-        Resolved at the first read: a table makes its store when first asked for it.
-        """
-        store = getattr(self.table, "data", None)
-        return self.table.get if store is None else store.get
 
     @property
     def kept_states(self) -> int:
@@ -397,10 +376,11 @@ class CaseProcessor:
         undone = [] if self._unconfirmed is None else self._unconfirmed.refused()
         for undo in undone:
             with _under(undo.event):
+                partition = undo.event.message.partition
                 if undo.stored is not None:
-                    self.table[undo.case_id] = undo.stored
-                elif self._read(undo.case_id) is not None:
-                    del self.table[undo.case_id]
+                    await self.rows.put(partition, undo.case_id, undo.stored)
+                elif self.rows.get(undo.case_id) is not None:
+                    await self.rows.delete(partition, undo.case_id)
             self._live.pop(undo.case_id, None)
             log.warning("case_row_put_back", case_id=undo.case_id, **_ctx(undo.event.message))
         return len(undone)
@@ -447,22 +427,22 @@ class CaseProcessor:
         case.state = step.state
         case.event = event
 
-    def _store(self, touched: dict[str, _Touched]) -> None:
+    async def _store(self, touched: dict[str, _Touched]) -> None:
         """Write every case the batch changed, once, under the event that last touched it."""
         for case_id, case in touched.items():
             if case.event is None:
                 continue  # read, not changed (a due command for a case already handled)
             with _under(case.event):
-                self._write(case_id, case)
+                await self._write(case_id, case)
 
-    def _write(self, case_id: str, case: _Touched) -> None:
+    async def _write(self, case_id: str, case: _Touched) -> None:
         partition, row = case.partition, case.row
         old_open, old_near = ([], []) if row is None else (row["open"], row["near"])
         if case.state is None:
             if case.forgotten and not case.expire:
-                self._write_marker(case_id, case)
+                await self._write_marker(case_id, case)
             elif row is not None:
-                del self.table[case_id]
+                await self.rows.delete(partition, case_id)
                 self.index.set(partition, case_id, None)
             self._remember(case_id, None, None, None)
             if self._on_write is not None:
@@ -478,13 +458,13 @@ class CaseProcessor:
         stored = case.stored
         if new != row:
             stored = encode_row(new)
-            self.table[case_id] = stored
+            await self.rows.put(partition, case_id, stored)
         self._remember(case_id, stored, new, case.state)
         self.index.set(partition, case_id, due)
         if self._on_write is not None:
             self._on_write(partition, old_open, old_near, open_, near)
 
-    def _write_marker(self, case_id: str, case: _Touched) -> None:
+    async def _write_marker(self, case_id: str, case: _Touched) -> None:
         """Keep a forgotten case's cycle numbering for :data:`FORGOTTEN_KEEP` (a small row)."""
         if case.row is not None and case.row["s"] is None:
             return  # already a marker
@@ -497,7 +477,7 @@ class CaseProcessor:
             "s": None,
             "forgotten": case.forgotten or {},
         }
-        self.table[case_id] = encode_row(marker)
+        await self.rows.put(case.partition, case_id, encode_row(marker))
         self.index.set(case.partition, case_id, due)
 
 

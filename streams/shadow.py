@@ -50,6 +50,7 @@ from streams.ingest import partition_of
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import label
 from streams.processor import CaseProcessor, LogContext, SourceDecoder
+from streams.rows import TableRows
 from streams.runtime import (
     SHADOW_DUE_TOPIC,
     SHADOW_OUTCOMES_TOPIC,
@@ -211,7 +212,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
 
     processor = CaseProcessor(
         engine=engine,
-        table=table,
+        rows=TableRows(table),
         index=index,
         effects=ShadowEffects(outcomes, metrics),
         interrupted=lambda: not app.flow_control.is_active(),

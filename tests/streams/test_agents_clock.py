@@ -1,8 +1,9 @@
 """The clock agent in process: Faust's agent test context feeds it messages; no broker.
 
-The worker's own ``create_app`` builds the app; the agent's topics are replaced by recorders, so
-what the agent sends (records, timer commands) and writes (the ``cases`` table) is checked
-directly. The real worker against the real broker is tested in test_worker.py.
+The worker's own ``create_app`` builds the app; the agent's topics and the table's changelog
+are replaced by recorders, so what the agent sends (records, timer commands) and writes (the
+``cases`` table) is checked directly. The real worker against the real broker is tested in
+test_worker.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sla.records import BreachRecord, OutcomeRecord
 from streams.app import create_app
 from streams.case_row import decode_row
 from streams.codec import EVENTS, encode_due
+from streams.rows import TableRows
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.wire import WireTopic
@@ -45,6 +47,21 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime
     monkeypatch.setenv("SLAWATCH_ALERTS", "off")
     settings = Settings.from_env({"SLAWATCH_DATADIR": str(tmp_path), "SLAWATCH_ALERTS": "off"})
     yield create_app(settings, policy=POLICY, mappings={})
+
+
+ChangelogRecords = list[tuple[int, str, bytes | None]]
+
+
+@pytest.fixture(autouse=True)
+def changelog(monkeypatch: pytest.MonkeyPatch) -> ChangelogRecords:
+    """The changelog records of every table write, (partition, key, value): no broker here."""
+    records: ChangelogRecords = []
+
+    async def send(rows: TableRows, partition: int, key: str, value: bytes | None) -> None:
+        records.append((partition, key, value))
+
+    monkeypatch.setattr(TableRows, "_send", send)
+    return records
 
 
 def recorder(monkeypatch: pytest.MonkeyPatch, topic: WireTopic[Any]) -> Sent:
@@ -98,10 +115,13 @@ def in_agent(runtime: Runtime, steps: Steps) -> None:
 
 class TestClockAgent:
     @pytest.fixture(autouse=True)
-    def _recorders(self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    def _recorders(
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, changelog: ChangelogRecords
+    ) -> None:
         self.breaches = recorder(monkeypatch, runtime.topics.breaches)
         self.outcomes = recorder(monkeypatch, runtime.topics.outcomes)
         self.dead = recorder(monkeypatch, runtime.topics.deadletter)
+        self.changelog = changelog
 
     def test_a_start_and_a_stop_make_an_outcome(self, runtime: Runtime) -> None:
         """A start then a stop of one case: one ``met`` outcome keyed by the case id."""
@@ -132,6 +152,7 @@ class TestClockAgent:
         assert (3, ["first_response"]) == (row["p"], row["open"])
         assert (now + timedelta(hours=1)).timestamp() == pytest.approx(row["due"])
         assert row["due"] == runtime.index.due_of("C-2")
+        assert [(3, "C-2", runtime.cases.get("C-2"))] == self.changelog  # its changelog record
 
     def test_a_due_command_advances_the_case(self, runtime: Runtime) -> None:
         """A timer command for a case whose breach was sent sends nothing more."""

@@ -1,8 +1,9 @@
 """The case processor, in process: a batch of messages → effects, one write per case, errors.
 
-The table here is a plain dict and the effects go to a list: the processor's contract with
-Faust is ``get``/``__setitem__``/``__delitem__`` on the table and the current-event context,
-both checked below; the real worker against the real broker is tested in test_worker.py.
+The rows here are a plain dict and the effects go to a list: the processor's contract with
+its rows is ``get``/``put``/``delete`` (:class:`streams.rows.Rows`) under the current-event
+context, both checked below; :class:`streams.rows.TableRows` is tested in test_rows.py and the
+real worker against the real broker in test_worker.py.
 """
 
 from __future__ import annotations
@@ -66,17 +67,27 @@ class Event:
 
 
 class Table(dict[str, Any]):
-    """A dict that records, per write, which message Faust would file the changelog under."""
+    """Rows in a dict that records, per write, the partition it was filed under, and checks
+    it is the partition of the message Faust would file the store's key under."""
 
     def __init__(self) -> None:
         super().__init__()
         self.writes: list[tuple[str, int]] = []
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    async def put(self, partition: int, key: str, value: bytes) -> None:
+        self._check(partition)
+        self.writes.append((key, partition))
+        self[key] = value
+
+    async def delete(self, partition: int, key: str) -> None:
+        self._check(partition)
+        del self[key]
+
+    @staticmethod
+    def _check(partition: int) -> None:
         event = current_event()
         assert event is not None, "a table write outside a message's context"
-        self.writes.append((key, event.message.partition))
-        super().__setitem__(key, value)
+        assert partition == event.message.partition, "the changelog and the store disagree"
 
 
 @dataclass
@@ -129,7 +140,7 @@ def processor(
 
     return CaseProcessor(
         engine=Engine(POLICY, {}),
-        table=table,
+        rows=table,
         index=DeadlineIndex(),
         effects=effects,
         due_topic=DUE,
@@ -163,38 +174,6 @@ class TestBatch:
         asyncio.run(proc.process([lifecycle("C-3", "complaint_acknowledged", 5, 2)]))
 
         assert [1, 2] == effects.batch_ends
-
-    def test_rows_are_read_from_the_tables_store(self) -> None:
-        """A Faust table's ``get`` reads its store twice (is it there? then the value): rows are
-        read from the store itself, once per case."""
-
-        class Store(dict[str, Any]):
-            reads = 0
-
-            def get(self, key: str, default: Any = None) -> Any:
-                Store.reads += 1
-                return super().get(key, default)
-
-        class StoredTable(Table):
-            def __init__(self) -> None:
-                super().__init__()
-                self.data = Store()
-
-            def get(self, key: str, default: Any = None) -> Any:
-                raise AssertionError("read through the table, not its store")
-
-            def __setitem__(self, key: str, value: Any) -> None:
-                super().__setitem__(key, value)
-                self.data[key] = value
-
-        table, effects, dead = StoredTable(), Effects(), []
-        proc = processor(table, effects, dead)
-        asyncio.run(proc.process([lifecycle("C-4", "complaint_registered", 0, 1)]))
-        proc._live.clear()  # the next batch parses the stored row again
-        asyncio.run(proc.process([lifecycle("C-4", "complaint_acknowledged", 5, 2)]))
-
-        ended = [e for e in effects.sent if isinstance(e, ClockEnded)]
-        assert (2, 1, []) == (Store.reads, len(ended), dead)
 
     def test_due_command_advances_every_case_it_names(self) -> None:
         """One timer command for a partition breaches each overdue case it carries."""

@@ -1,0 +1,118 @@
+"""Case rows in a Faust table: written to its store, their changelog records sent directly.
+
+A write through a Faust table (``table[key] = value``) queues a ``FutureMessage`` in Faust's
+producer buffer, which a task of its own later hands to the producer, and the record's answer
+writes the changelog offset to RocksDB, one ``put`` per record. In a deadline storm that path
+was about 8 % of the worker's samples for the rows alone (bench/README.md, 2026-12-07 late
+morning). :class:`TableRows` does what it did, with less:
+
+* the row goes to the table's store under the message's partition, as Faust's ``__setitem__``
+  does (RocksDB files the key by the current event);
+* its changelog record goes straight to the producer, keyed and valued in the bytes Faust
+  writes (the table's key serializer, raw value bytes), so a changelog written by either form
+  is recovered by the other; the delivery guard (:mod:`streams.deliveries`) watches it as it
+  watched Faust's;
+* the store's persisted offset (where a restart on the same disk resumes the changelog) is
+  written once per partition per answer from the broker, not once per record.
+
+What is left out is Faust's table sensor (its own statistics, which nothing here reads) and
+key expiry, which only windowed tables have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from faust.serializers import codecs
+from faust.types import TP, ProducerT, TableT
+
+__all__ = ["Rows", "TableRows"]
+
+
+class Rows(Protocol):
+    """Where the case processor reads and writes its rows (case id -> row bytes).
+
+    Writes happen under a message's context (:func:`streams.processor._under`): Faust's
+    RocksDB store files a key under the current event's partition.
+    """
+
+    def get(self, key: str, /) -> bytes | None: ...
+
+    async def put(self, partition: int, key: str, value: bytes) -> None: ...
+
+    async def delete(self, partition: int, key: str) -> None: ...
+
+
+class TableRows:
+    """:class:`Rows` of a Faust table of ``str`` keys and ``bytes`` values; see the module
+    docstring."""
+
+    def __init__(self, table: TableT[str, bytes]) -> None:
+        self.table = table
+        self._producer: ProducerT | None = None
+        #: Changelog partition -> the highest offset answered and not yet persisted.
+        self._answered: dict[int, int] = {}
+        self._persist_scheduled = False
+
+    @functools.cached_property
+    def _store(self) -> Any:
+        """The table's store; made by the table when first asked for, so asked late."""
+        return self.table.data
+
+    @functools.cached_property
+    def _changelog(self) -> str:
+        return self.table.changelog_topic.get_topic_name()
+
+    @functools.cached_property
+    def _key_bytes(self) -> Callable[[str], bytes]:
+        """How Faust writes a key into the changelog (the table's key serializer)."""
+        serializer = getattr(self.table, "key_serializer", None) or "raw"
+        dumps: Callable[[str], bytes] = codecs.get_codec(serializer).dumps
+        return dumps
+
+    @functools.cached_property
+    def get(self) -> Callable[[str], bytes | None]:
+        """Read a row from the store: a Faust table's ``get`` asks its store twice (does it
+        hold the key? then the value), two RocksDB reads per case in a storm."""
+        read: Callable[[str], bytes | None] = self._store.get
+        return read
+
+    async def put(self, partition: int, key: str, value: bytes) -> None:
+        """Store ``value`` for ``key`` and send its changelog record to ``partition``."""
+        self._store[key] = value
+        await self._send(partition, key, value)
+
+    async def delete(self, partition: int, key: str) -> None:
+        """Delete ``key`` and send its tombstone to ``partition``."""
+        del self._store[key]
+        await self._send(partition, key, None)
+
+    async def _send(self, partition: int, key: str, value: bytes | None) -> None:
+        producer = self._producer
+        if producer is None:
+            producer = self._producer = await self.table.app.maybe_start_producer()
+        record: asyncio.Future[Any] = await producer.send(  # type: ignore[assignment]
+            self._changelog, self._key_bytes(key), value, partition, None, None
+        )  # aiokafka's send returns the record's future
+        record.add_done_callback(self._on_answer)
+
+    def _on_answer(self, record: asyncio.Future[Any]) -> None:
+        if record.cancelled() or record.exception() is not None:
+            return  # refused: the delivery guard stops the worker (streams/deliveries.py)
+        metadata = record.result()
+        answered = self._answered
+        if metadata.offset > answered.get(metadata.partition, -1):
+            answered[metadata.partition] = metadata.offset
+        if not self._persist_scheduled:  # every answer of one produce response, at once
+            self._persist_scheduled = True
+            asyncio.get_running_loop().call_soon(self._persist)
+
+    def _persist(self) -> None:
+        """Tell the store how far the changelog is in it (RocksDB keeps it per partition)."""
+        self._persist_scheduled = False
+        answered, self._answered = self._answered, {}
+        for partition, offset in answered.items():
+            self._store.set_persisted_offset(TP(self._changelog, partition), offset)
