@@ -28,8 +28,7 @@ never stops the live worker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -90,15 +89,24 @@ def exempt(app: Any, topics: Iterable[str]) -> None:
     _guard(app).exempt.update(topics)
 
 
-@contextlib.contextmanager
-def collect() -> Iterator[list[asyncio.Future[Any]]]:
-    """The futures of the records the code in this block sends (to tie them to their case)."""
-    sent: list[asyncio.Future[Any]] = []
-    token = _collector.set(sent)
-    try:
-        yield sent
-    finally:
-        _collector.reset(token)
+class collect:  # used as a function: ``with deliveries.collect() as sent``
+    """The futures of the records the code in this block sends (to tie them to their case).
+
+    A class, not a generator context manager: it runs once per case written, and the
+    generator form cost about 3 % of a deadline storm's samples.
+    """
+
+    __slots__ = ("_token", "sent")
+
+    def __init__(self) -> None:
+        self.sent: list[asyncio.Future[Any]] = []
+
+    def __enter__(self) -> list[asyncio.Future[Any]]:
+        self._token = _collector.set(self.sent)
+        return self.sent
+
+    def __exit__(self, *exc: object) -> None:
+        _collector.reset(self._token)
 
 
 def stopping(app: Any) -> bool:

@@ -75,9 +75,25 @@ class ErrorPolicy:
         A retry may repeat records already handed over: their ids are deterministic and every
         reader deduplicates, so a repeat is harmless and a loss is not.
         """
+        try:  # the first try outside the retry loop: it runs once per case written
+            await emit()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failed = _failed(exc)
+        await self._retry(emit, ctx, failed)
+
+    async def _retry(
+        self, emit: Callable[[], Awaitable[None]], ctx: Mapping[str, object], failed: Failed
+    ) -> None:
+        """Log ``failed`` (the first try), then try again with backoff until the attempts run
+        out (:class:`SendFailed`)."""
         delay = self.send_backoff
+        outcome: object = failed
         for attempt in range(1, self.send_attempts + 1):
-            outcome = await self.attempt_async(emit)
+            if attempt > 1:
+                outcome = await self.attempt_async(emit)
             if not isinstance(outcome, Failed):
                 return
             log.error(

@@ -27,10 +27,9 @@ was handed over, puts its case's row back as it was before the message
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -238,6 +237,8 @@ class CaseProcessor:
             await self._confirm_records()  # the records are in the log before their rows
         await self._store(touched)
         self._effects.end_batch()
+        if self._unconfirmed is not None:
+            self._unconfirmed.prune()
         return done
 
     async def process_messages(self, messages: Sequence[Message]) -> int:
@@ -320,7 +321,7 @@ class CaseProcessor:
         case = touched.get(case_id)
         if case is not None:
             return case
-        stored = self.rows.get(case_id)
+        stored = self.rows.get(partition, case_id)
         live = self._live.get(case_id)
         if stored is None:
             row, loaded = None, None
@@ -379,7 +380,7 @@ class CaseProcessor:
                 partition = undo.event.message.partition
                 if undo.stored is not None:
                     await self.rows.put(partition, undo.case_id, undo.stored)
-                elif self.rows.get(undo.case_id) is not None:
+                elif self.rows.get(partition, undo.case_id) is not None:
                     await self.rows.delete(partition, undo.case_id)
             self._live.pop(undo.case_id, None)
             log.warning("case_row_put_back", case_id=undo.case_id, **_ctx(undo.event.message))
@@ -502,32 +503,37 @@ class _Undo:
 
 class Unconfirmed:
     """Records sent and not yet confirmed by the broker, each with the :class:`_Undo` of its
-    case; a confirmed one is forgotten at once, so only records in flight or refused stay."""
+    case. Confirmed ones are let go at :meth:`prune` (after each batch, when the flush before
+    its rows has had every record answered): a callback per record cost more than the record's
+    own send in a deadline storm's profile."""
 
     def __init__(self) -> None:
-        self._records: dict[asyncio.Future[Any], _Undo] = {}
+        self._records: list[tuple[asyncio.Future[Any], _Undo]] = []
 
     def __len__(self) -> int:
+        self.prune()
         return len(self._records)
 
     def track(self, sent: Iterable[asyncio.Future[Any]], undo: _Undo) -> None:
         """Keep ``undo`` until each of the ``sent`` records is confirmed."""
-        records = self._records
-        for future in sent:
-            records[future] = undo
-            future.add_done_callback(self._answered)
+        self._records.extend((future, undo) for future in sent)
 
-    def _answered(self, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is None:
-            self._records.pop(future, None)
+    def prune(self) -> None:
+        """Let go of the records the broker confirmed."""
+        self._records = [(future, undo) for future, undo in self._records if not _confirmed(future)]
 
     def refused(self) -> list[_Undo]:
         """One undo per case with a refused record: the earliest message's."""
         first: dict[str, _Undo] = {}
-        for future, undo in self._records.items():
+        for future, undo in self._records:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 first.setdefault(undo.case_id, undo)
         return list(first.values())
+
+
+def _confirmed(record: asyncio.Future[Any]) -> bool:
+    """Answered without an error (or cancelled: the producer stopped, nothing was refused)."""
+    return record.done() and (record.cancelled() or record.exception() is None)
 
 
 def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:
@@ -541,13 +547,20 @@ def revived(event: LifecycleEvent, numbering: dict[str, int]) -> CaseState:
     return state
 
 
-@contextlib.contextmanager
-def _under(event: Carrier) -> Iterator[None]:
-    """Table writes in this block go to ``event``'s partition (Faust reads the current event)."""
-    _current_event.set(weakref.ref(event))  # type: ignore[arg-type]  # Faust reads only .message
-    try:
-        yield
-    finally:
+class _under:  # a function in use: ``with _under(event):``
+    """Table writes in this block go to ``event``'s partition (Faust reads the current event).
+
+    A class, not a generator context manager: it runs once per case written."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: Carrier) -> None:
+        self._event = event
+
+    def __enter__(self) -> None:
+        _current_event.set(weakref.ref(self._event))  # type: ignore[arg-type]  # reads .message
+
+    def __exit__(self, *exc: object) -> None:
         _current_event.set(None)
 
 

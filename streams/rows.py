@@ -7,7 +7,9 @@ was about 8 % of the worker's samples for the rows alone (bench/README.md, 2026-
 morning). :class:`TableRows` does what it did, with less:
 
 * the row goes to the table's store under the message's partition, as Faust's ``__setitem__``
-  does (RocksDB files the key by the current event);
+  does, and is read from there: straight from the partition's RocksDB (or the memory store's
+  dict), past the store's per-key layers (key serializer, current event, key index), which
+  cost more than the database's own get and put;
 * its changelog record goes straight to the producer, keyed and valued in the bytes Faust
   writes (the table's key serializer, raw value bytes), so a changelog written by either form
   is recovered by the other; the delivery guard (:mod:`streams.deliveries`) watches it as it
@@ -15,8 +17,9 @@ morning). :class:`TableRows` does what it did, with less:
 * the store's persisted offset (where a restart on the same disk resumes the changelog) is
   written once per partition per answer from the broker, not once per record.
 
-What is left out is Faust's table sensor (its own statistics, which nothing here reads) and
-key expiry, which only windowed tables have.
+What is left out is Faust's table sensor (its own statistics, which nothing here reads), key
+expiry, which only windowed tables have, and the RocksDB store's key index (which partition
+holds a key, for reads outside a message: such a read looks in each partition instead).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from faust.serializers import codecs
+from faust.stores import memory, rocksdb
 from faust.types import TP, ProducerT, TableT
 
 __all__ = ["Rows", "TableRows"]
@@ -39,7 +43,7 @@ class Rows(Protocol):
     RocksDB store files a key under the current event's partition.
     """
 
-    def get(self, key: str, /) -> bytes | None: ...
+    def get(self, partition: int, key: str, /) -> bytes | None: ...
 
     async def put(self, partition: int, key: str, value: bytes) -> None: ...
 
@@ -74,20 +78,26 @@ class TableRows:
         return dumps
 
     @functools.cached_property
-    def get(self) -> Callable[[str], bytes | None]:
-        """Read a row from the store: a Faust table's ``get`` asks its store twice (does it
-        hold the key? then the value), two RocksDB reads per case in a storm."""
-        read: Callable[[str], bytes | None] = self._store.get
-        return read
+    def _access(self) -> _StoreAccess:
+        store = self._store
+        if isinstance(store, rocksdb.Store):
+            return _RocksAccess(store, self._key_bytes)
+        if isinstance(store, memory.Store):
+            return _StoreAccess(store.data)  # its dict, where its mapping methods end
+        return _StoreAccess(store)
+
+    def get(self, partition: int, key: str) -> bytes | None:
+        """The row of ``key`` in ``partition``, or None."""
+        return self._access.get(partition, key)
 
     async def put(self, partition: int, key: str, value: bytes) -> None:
         """Store ``value`` for ``key`` and send its changelog record to ``partition``."""
-        self._store[key] = value
+        self._access.put(partition, key, value)
         await self._send(partition, key, value)
 
     async def delete(self, partition: int, key: str) -> None:
         """Delete ``key`` and send its tombstone to ``partition``."""
-        del self._store[key]
+        self._access.delete(partition, key)
         await self._send(partition, key, None)
 
     async def _send(self, partition: int, key: str, value: bytes | None) -> None:
@@ -116,3 +126,40 @@ class TableRows:
         answered, self._answered = self._answered, {}
         for partition, offset in answered.items():
             self._store.set_persisted_offset(TP(self._changelog, partition), offset)
+
+
+class _StoreAccess:
+    """Reads and writes through a Faust store's own mapping (any store; under the current
+    event, which the processor sets)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def get(self, partition: int, key: str) -> bytes | None:
+        value: bytes | None = self._store.get(key)
+        return value
+
+    def put(self, partition: int, key: str, value: bytes) -> None:
+        self._store[key] = value
+
+    def delete(self, partition: int, key: str) -> None:
+        del self._store[key]
+
+
+class _RocksAccess(_StoreAccess):
+    """Faust's RocksDB store: the partition's database, with the keys Faust writes there."""
+
+    def __init__(self, store: rocksdb.Store, key_bytes: Callable[[str], bytes]) -> None:
+        super().__init__(store)
+        self._db = store._db_for_partition  # opens the partition's database on first use
+        self._key_bytes = key_bytes
+
+    def get(self, partition: int, key: str) -> bytes | None:
+        value: bytes | None = self._db(partition).get(self._key_bytes(key))
+        return value
+
+    def put(self, partition: int, key: str, value: bytes) -> None:
+        self._db(partition).put(self._key_bytes(key), value)
+
+    def delete(self, partition: int, key: str) -> None:
+        self._store._del(self._key_bytes(key))  # from whichever partition holds it, as Faust

@@ -74,6 +74,9 @@ class Table(dict[str, Any]):
         super().__init__()
         self.writes: list[tuple[str, int]] = []
 
+    def get(self, partition: int, key: str, /) -> Any:
+        return super().get(key)
+
     async def put(self, partition: int, key: str, value: bytes) -> None:
         self._check(partition)
         self.writes.append((key, partition))
@@ -394,7 +397,7 @@ class TestUnconfirmed:
             other.set_result(None)
             first.set_exception(RuntimeError("refused"))
             second.set_exception(RuntimeError("refused"))
-            await asyncio.wait([ok, first, second, other])  # their callbacks ran before
+            await asyncio.wait([ok, first, second, other])
             return len(unconfirmed), [(u.case_id, u.stored) for u in unconfirmed.refused()]
 
         left, undone = asyncio.run(scenario())

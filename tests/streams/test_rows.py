@@ -81,7 +81,14 @@ async def scenario(bootstrap: str, datadir: Path) -> dict[str, Any]:
         await app.producer.flush()
         await asyncio.sleep(0)  # the persisting callback runs on the loop's next turn
         store = table.data
+        faust_reads = []
+        for partition, key in ((0, "案-2"), (1, "C-3"), (0, "C-1")):
+            _current_event.set(weakref.ref(AtMessage(partition)))  # type: ignore[arg-type]
+            faust_reads.append(store.get(key))  # through Faust's own store API
+            _current_event.set(None)
         return {
+            "faust_reads": faust_reads,
+            "reads": [rows.get(0, "案-2"), rows.get(1, "C-3"), rows.get(0, "C-1")],
             "expected_keys": [
                 table.changelog_topic.prepare_key(k, table.key_serializer)[0]
                 for k in ("C-1", "案-2", "C-3")
@@ -92,6 +99,22 @@ async def scenario(bootstrap: str, datadir: Path) -> dict[str, Any]:
         }
     finally:
         await app.producer.stop()
+
+
+class TestMemoryStore:
+    def test_rows_are_the_stores_dict(self) -> None:
+        """The memory store: rows in its dict, by case id, as its own mapping keeps them."""
+        app = faust.App("rows-memory", broker="kafka://127.0.0.1:1")
+        table = app.Table("cases", default=None, partitions=2, key_type=str, value_type=bytes)
+        rows = TableRows(table)
+        rows._access.put(1, "C-1", b"row")
+        assert (b"row", b"row", None) == (
+            table.data.get("C-1"),
+            rows.get(1, "C-1"),
+            rows.get(1, "X"),
+        )
+        rows._access.delete(1, "C-1")
+        assert "C-1" not in table.data
 
 
 class TestTableRows:
@@ -108,4 +131,6 @@ class TestTableRows:
             (1, c3, b'{"p":1}'),
         ] == seen["records"]
         assert (None, b'{"p":0,"x":1}', b'{"p":1}') == seen["stored"]
+        # written past Faust's store layers, read back through them, and the other way round
+        assert [b'{"p":0,"x":1}', b'{"p":1}', None] == seen["faust_reads"] == seen["reads"]
         assert [2, 0] == seen["persisted"]  # the last record of each partition
