@@ -83,12 +83,18 @@ async def scenario(bootstrap: str, datadir: Path) -> dict[str, Any]:
         store = table.data
         faust_reads = []
         for partition, key in ((0, "案-2"), (1, "C-3"), (0, "C-1")):
-            _current_event.set(weakref.ref(AtMessage(partition)))  # type: ignore[arg-type]
+            event = AtMessage(partition)  # referenced: Faust keeps a weak reference
+            _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
             faust_reads.append(store.get(key))  # through Faust's own store API
             _current_event.set(None)
+        event = AtMessage(1)
+        _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
+        store["C-9"] = b'{"p":1,"by":"faust"}'  # written by Faust's store, read by the rows
+        _current_event.set(None)
         return {
             "faust_reads": faust_reads,
             "reads": [rows.get(0, "案-2"), rows.get(1, "C-3"), rows.get(0, "C-1")],
+            "faust_written": rows.get(1, "C-9"),
             "expected_keys": [
                 table.changelog_topic.prepare_key(k, table.key_serializer)[0]
                 for k in ("C-1", "案-2", "C-3")
@@ -133,4 +139,5 @@ class TestTableRows:
         assert (None, b'{"p":0,"x":1}', b'{"p":1}') == seen["stored"]
         # written past Faust's store layers, read back through them, and the other way round
         assert [b'{"p":0,"x":1}', b'{"p":1}', None] == seen["faust_reads"] == seen["reads"]
+        assert b'{"p":1,"by":"faust"}' == seen["faust_written"]
         assert [2, 0] == seen["persisted"]  # the last record of each partition
