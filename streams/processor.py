@@ -503,9 +503,8 @@ class _Undo:
 
 class Unconfirmed:
     """Records sent and not yet confirmed by the broker, each with the :class:`_Undo` of its
-    case. Confirmed ones are let go at :meth:`prune` (after each batch, when the flush before
-    its rows has had every record answered): a callback per record cost more than the record's
-    own send in a deadline storm's profile."""
+    case. Confirmed ones are let go at :meth:`prune`, after each batch (when the flush before
+    its rows has had every record answered), not by a done callback on every record."""
 
     def __init__(self) -> None:
         self._records: list[tuple[asyncio.Future[Any], _Undo]] = []

@@ -2,9 +2,9 @@
 
 A write through a Faust table (``table[key] = value``) queues a ``FutureMessage`` in Faust's
 producer buffer, which a task of its own later hands to the producer, and the record's answer
-writes the changelog offset to RocksDB, one ``put`` per record. In a deadline storm that path
-was about 8 % of the worker's samples for the rows alone (bench/README.md, 2026-12-07 late
-morning). :class:`TableRows` does what it did, with less:
+writes the changelog offset to RocksDB, one ``put`` per record. In a deadline storm's profile
+(2026-12-07) that path was about 8 % of the worker's samples. :class:`TableRows` does what it
+did, with less:
 
 * the row goes to the table's store under the message's partition, as Faust's ``__setitem__``
   does, and is read from there: straight from the partition's RocksDB (or the memory store's
@@ -39,8 +39,8 @@ __all__ = ["Rows", "TableRows"]
 class Rows(Protocol):
     """Where the case processor reads and writes its rows (case id -> row bytes).
 
-    Writes happen under a message's context (:func:`streams.processor._under`): Faust's
-    RocksDB store files a key under the current event's partition.
+    Writes happen under a message's context (:func:`streams.processor._under`): a store
+    reached through Faust's own mapping files a key under the current event's partition.
     """
 
     def get(self, partition: int, key: str, /) -> bytes | None: ...
