@@ -9,6 +9,7 @@ real worker against the real broker in test_worker.py.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from streams.processor import (
     ErrorPolicy,
     SendFailed,
     Unconfirmed,
+    _collections_wait,
     _Undo,
 )
 
@@ -402,3 +404,35 @@ class TestUnconfirmed:
 
         left, undone = asyncio.run(scenario())
         assert (2, [("A-1", b"row1")]) == (left, undone)
+
+
+class TestCollectionsWait:
+    """The cyclic collector waits for the end of a batch (a collection in the middle walks the
+    batch's live objects and frees none), and comes back as it was."""
+
+    def test_off_during_a_batch_and_on_after_it(self) -> None:
+        seen: list[bool] = []
+
+        class Watching(Effects):
+            async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+                seen.append(gc.isenabled())
+                await super().emit(effects, ctx)
+
+        assert gc.isenabled()
+        proc = processor(Table(), Watching(), [])
+        asyncio.run(proc.process([lifecycle("G-1", "complaint_registered", 0, 1)]))
+        assert ([False], True) == (seen, gc.isenabled())
+
+    def test_nested_batches_and_a_collector_turned_off_elsewhere(self) -> None:
+        with _collections_wait():
+            with _collections_wait():
+                pass
+            assert not gc.isenabled()  # the outer batch is still running
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            with _collections_wait():
+                pass
+            assert not gc.isenabled()  # someone else turned it off: it stays off
+        finally:
+            gc.enable()
