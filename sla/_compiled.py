@@ -32,6 +32,7 @@ MODULES = (
     "sla/effects.py",
     "sla/engine.py",
     "sla/timesource.py",
+    "sla/trusted.py",
     "sla/zones.py",
     "sla/readmodels/replay.py",
 )

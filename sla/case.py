@@ -98,7 +98,7 @@ def _json_scalar(value: Any) -> JsonScalar:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CaseEvent:
     """The part of a lifecycle event the clocks use, with JSON-safe attributes."""
 
@@ -108,14 +108,28 @@ class CaseEvent:
     attributes: dict[str, JsonScalar]
     sequence: int | None = None
 
+    def __init__(
+        self,
+        event_id: str,
+        event_type: str,
+        at: datetime,
+        attributes: dict[str, JsonScalar],
+        sequence: int | None = None,
+    ) -> None:
+        object.__setattr__(self, "event_id", event_id)
+        object.__setattr__(self, "event_type", event_type)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "attributes", attributes)
+        object.__setattr__(self, "sequence", sequence)
+
     @classmethod
     def of(cls, event: LifecycleEvent) -> CaseEvent:
         return cls(
-            event_id=event.event_id,
-            event_type=event.event_type,
-            at=utc(event.occurred_at, "occurred_at"),
-            attributes=_attribute_values(event.attributes),
-            sequence=event.sequence,
+            event.event_id,
+            event.event_type,
+            utc(event.occurred_at, "occurred_at"),
+            _attribute_values(event.attributes),
+            event.sequence,
         )
 
 
@@ -128,7 +142,7 @@ def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:
     return values
 
 
-@dataclass
+@dataclass(init=False)
 class Orphan:
     """A stop, pause, resume or cancel with no cycle to act on yet, waiting for its start.
 
@@ -144,6 +158,24 @@ class Orphan:
     clocks: list[str]
     used: bool = False
     sequence: int | None = None
+
+    def __init__(
+        self,
+        event_id: str,
+        event_type: str,
+        occurred_at: datetime,
+        attributes: dict[str, JsonScalar],
+        clocks: list[str],
+        used: bool = False,
+        sequence: int | None = None,
+    ) -> None:
+        self.event_id = event_id
+        self.event_type = event_type
+        self.occurred_at = occurred_at
+        self.attributes = attributes
+        self.clocks = clocks
+        self.used = used
+        self.sequence = sequence
 
     def copy(self) -> Orphan:
         """A copy whose ``clocks`` list can change (attributes are never changed in place)."""
@@ -188,7 +220,7 @@ class Orphan:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class EndedCycle:
     """What is kept of the last ended cycle: enough to call later events for it late."""
 
@@ -196,14 +228,26 @@ class EndedCycle:
     ended_at: datetime
     outcome: str
 
+    def __init__(self, number: int, ended_at: datetime, outcome: str) -> None:
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "ended_at", ended_at)
+        object.__setattr__(self, "outcome", outcome)
 
-@dataclass
+
+@dataclass(init=False)
 class ClockTrack:
     """One clock on one case: the number of cycles started, the running one, the last ended."""
 
     cycles: int = 0
     running: Cycle | None = None
     last: EndedCycle | None = None
+
+    def __init__(
+        self, cycles: int = 0, running: Cycle | None = None, last: EndedCycle | None = None
+    ) -> None:
+        self.cycles = cycles
+        self.running = running
+        self.last = last
 
     def clone(self) -> ClockTrack:
         running = self.running
@@ -235,7 +279,7 @@ class ClockTrack:
         )
 
 
-@dataclass
+@dataclass(init=False)
 class CaseState:
     """Everything the engine keeps about one case; stored as JSON in the ``cases`` table.
 
@@ -261,9 +305,25 @@ class CaseState:
     #: During one engine step: ids of the clocks whose tracks are still the previous state's.
     _shared: set[str] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        # Set here, not by the dataclass: compiled (mypyc) classes have no class attributes
-        # for fields left out of ``__init__``.
+    def __init__(
+        self,
+        case_id: str,
+        case_kind: str,
+        attributes: dict[str, JsonScalar] | None = None,
+        attribute_times: dict[str, datetime] | None = None,
+        seen: list[str] | None = None,
+        clocks: dict[str, ClockTrack] | None = None,
+        orphans: list[Orphan] | None = None,
+        touched_at: datetime | None = None,
+    ) -> None:
+        self.case_id = case_id
+        self.case_kind = case_kind
+        self.attributes = {} if attributes is None else attributes
+        self.attribute_times = {} if attribute_times is None else attribute_times
+        self.seen = [] if seen is None else seen
+        self.clocks = {} if clocks is None else clocks
+        self.orphans = [] if orphans is None else orphans
+        self.touched_at = touched_at
         self._seen_index = None
         self._shared = None
 
@@ -303,21 +363,20 @@ class CaseState:
     def clone(self) -> CaseState:
         """A copy that can change without changing this one.
 
-        Built field by field without the dataclass ``__init__`` (the engine clones the state
-        on every event and timer); every mutable field is copied.
+        Every mutable field is copied.
         """
-        copy = CaseState.__new__(CaseState)
-        copy.case_id = self.case_id
-        copy.case_kind = self.case_kind
-        copy.attributes = self.attributes.copy()
-        copy.attribute_times = self.attribute_times.copy()
-        copy.seen = self.seen.copy()
-        copy.clocks = {k: t.clone() for k, t in self.clocks.items()}
-        copy.orphans = [o.copy() for o in self.orphans]
-        copy.touched_at = self.touched_at
+        copy = CaseState(
+            self.case_id,
+            self.case_kind,
+            self.attributes.copy(),
+            self.attribute_times.copy(),
+            self.seen.copy(),
+            {k: t.clone() for k, t in self.clocks.items()},
+            [o.copy() for o in self.orphans],
+            self.touched_at,
+        )
         index = self._seen_index
         copy._seen_index = None if index is None else index.copy()
-        copy._shared = None
         return copy
 
     def step_copy(self, event: bool) -> CaseState:
@@ -329,25 +388,32 @@ class CaseState:
         engine copies a state per event and per timer, and a timer mostly changes one clock
         or none (an expired waiting event), so copying every clock was most of its cost.
         """
-        copy = CaseState.__new__(CaseState)
-        copy.case_id = self.case_id
-        copy.case_kind = self.case_kind
         index = self._seen_index
         if event:
-            copy.attributes = self.attributes.copy()
-            copy.attribute_times = self.attribute_times.copy()
-            copy.seen = self.seen.copy()
-            copy.orphans = [o.copy() for o in self.orphans]
+            copy = CaseState(
+                self.case_id,
+                self.case_kind,
+                self.attributes.copy(),
+                self.attribute_times.copy(),
+                self.seen.copy(),
+                self.clocks.copy(),
+                [o.copy() for o in self.orphans],
+                self.touched_at,
+            )
             copy._seen_index = None if index is None else index.copy()
         else:
-            copy.attributes = self.attributes
-            copy.attribute_times = self.attribute_times
-            copy.seen = self.seen
-            copy.orphans = self.orphans
+            copy = CaseState(
+                self.case_id,
+                self.case_kind,
+                self.attributes,
+                self.attribute_times,
+                self.seen,
+                self.clocks.copy(),
+                self.orphans,
+                self.touched_at,
+            )
             copy._seen_index = index
-        copy.clocks = self.clocks.copy()
         copy._shared = set(self.clocks)
-        copy.touched_at = self.touched_at
         return copy
 
     def own(self, clock_id: str) -> ClockTrack:

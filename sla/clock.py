@@ -72,7 +72,7 @@ def parse_time(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Mark:
     """A pause or resume of the cycle, at the time the event happened."""
 
@@ -80,6 +80,14 @@ class Mark:
     kind: MarkKind
     event_id: str
     sequence: int | None = None
+
+    def __init__(
+        self, at: datetime, kind: MarkKind, event_id: str, sequence: int | None = None
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "event_id", event_id)
+        object.__setattr__(self, "sequence", sequence)
 
     def key(self) -> tuple[datetime, int, int, str]:
         """Sort key: event time, the source's sequence, then resume before pause, event id."""
@@ -94,15 +102,19 @@ def _mark_time(mark: Mark) -> tuple[datetime, int]:
     return (mark.at, mark.order())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Due:
     """Something the cycle will do at ``at``: a warning at ``threshold``, or the breach (None)."""
 
     at: datetime
     threshold: float | None
 
+    def __init__(self, at: datetime, threshold: float | None) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "threshold", threshold)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Closing:
     """How a cycle ended, judged against its deadline with all its pauses taken into account."""
 
@@ -113,6 +125,24 @@ class Closing:
     paused: timedelta
     late: bool
     status: ClockStatus
+
+    def __init__(
+        self,
+        kind: EndKind,
+        ended_at: datetime,
+        deadline: datetime,
+        elapsed: timedelta,
+        paused: timedelta,
+        late: bool,
+        status: ClockStatus,
+    ) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "ended_at", ended_at)
+        object.__setattr__(self, "deadline", deadline)
+        object.__setattr__(self, "elapsed", elapsed)
+        object.__setattr__(self, "paused", paused)
+        object.__setattr__(self, "late", late)
+        object.__setattr__(self, "status", status)
 
     @property
     def outcome(self) -> Literal["met", "breached", "cancelled", "reset"]:
@@ -136,7 +166,7 @@ _Basis = tuple[
 ]
 
 
-@dataclass
+@dataclass(init=False)
 class Cycle:
     """One cycle of one clock on one case, with the terms fixed when it started.
 
@@ -179,6 +209,36 @@ class Cycle:
     _pending: tuple[list[float], bool, tuple[Due, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+
+    def __init__(
+        self,
+        number: int,
+        started_at: datetime,
+        start_event_id: str | None,
+        policy_version: str,
+        terms: ClockTerms,
+        fixed_deadline: datetime | None = None,
+        clock_team: str | None = None,
+        marks: list[Mark] | None = None,
+        warned: list[float] | None = None,
+        breach_emitted: bool = False,
+        start_sequence: int | None = None,
+    ) -> None:
+        self.number = number
+        self.started_at = started_at
+        self.start_event_id = start_event_id
+        self.policy_version = policy_version
+        self.terms = terms
+        self.fixed_deadline = fixed_deadline
+        self.clock_team = clock_team
+        self.marks = [] if marks is None else marks
+        self.warned = [] if warned is None else warned
+        self.breach_emitted = breach_emitted
+        self.start_sequence = start_sequence
+        self._memo = {}
+        self._memo_basis = None
+        self._marks_order = None
+        self._pending = None
 
     def add_mark(self, mark: Mark, source_order: bool = False) -> bool:
         """Slot ``mark`` in by event time; False when the same event already marked the cycle.
@@ -386,31 +446,24 @@ class Cycle:
             status = _END_STATUS[kind]
         return Closing(kind, at, deadline, elapsed, paused, late, status)
 
-    def __post_init__(self) -> None:
-        # Set here, not by the dataclass: compiled (mypyc) classes have no class attributes
-        # for fields left out of ``__init__``.
-        self._memo_basis = None
-        self._marks_order = None
-        self._pending = None
-
     def clone(self) -> Cycle:
         """A copy that can change without changing this one (it keeps the memo of due times).
 
-        Built without the dataclass ``__init__`` (the engine clones every open cycle on every
-        event and timer): the attributes are taken over and the mutable ones copied.
+        The attributes are taken over and the mutable ones copied.
         """
-        copy = Cycle.__new__(Cycle)
-        copy.number = self.number
-        copy.started_at = self.started_at
-        copy.start_event_id = self.start_event_id
-        copy.policy_version = self.policy_version
-        copy.terms = self.terms
-        copy.fixed_deadline = self.fixed_deadline
-        copy.clock_team = self.clock_team
-        copy.marks = self.marks.copy()
-        copy.warned = self.warned.copy()
-        copy.breach_emitted = self.breach_emitted
-        copy.start_sequence = self.start_sequence
+        copy = Cycle(
+            self.number,
+            self.started_at,
+            self.start_event_id,
+            self.policy_version,
+            self.terms,
+            self.fixed_deadline,
+            self.clock_team,
+            self.marks.copy(),
+            self.warned.copy(),
+            self.breach_emitted,
+            self.start_sequence,
+        )
         # The memo's basis is never mutated (it is replaced when stale), so it is shared.
         copy._memo = self._memo.copy()
         copy._memo_basis = self._memo_basis

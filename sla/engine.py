@@ -69,6 +69,7 @@ from sla.records import (
     outcome_id,
     warning_id,
 )
+from sla.trusted import record
 from sla.zones import utc
 
 __all__ = [
@@ -122,7 +123,7 @@ def _own_running(case: CaseState, clock_id: str) -> tuple[ClockTrack, Cycle]:
     return track, track.running
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Step:
     """The result of one engine call.
 
@@ -135,6 +136,13 @@ class Step:
     state: CaseState | None
     effects: list[Effect]
     next_due: datetime | None
+
+    def __init__(
+        self, state: CaseState | None, effects: list[Effect], next_due: datetime | None
+    ) -> None:
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "effects", effects)
+        object.__setattr__(self, "next_due", next_due)
 
 
 @dataclass(frozen=True)
@@ -407,15 +415,18 @@ class Engine:
             calendar = self._calendar(cycle.terms)
             closing = cycle.clone().close(calendar, max(as_of, cycle.started_at), "stop")
             records.append(
-                OpenCycleRecord(
-                    **self._ref_fields(state, clock_id, cycle),
-                    outcome_id=outcome_id(state.case_id, clock_id, cycle.number),
-                    started_at=cycle.started_at,
-                    deadline=cycle.due_at(calendar),
-                    as_of=as_of,
-                    breached=cycle.breach_emitted,
-                    elapsed_seconds=closing.elapsed.total_seconds(),
-                    paused_seconds=closing.paused.total_seconds(),
+                record(
+                    OpenCycleRecord,
+                    {
+                        **self._ref_fields(state, clock_id, cycle),
+                        "outcome_id": outcome_id(state.case_id, clock_id, cycle.number),
+                        "started_at": cycle.started_at,
+                        "deadline": cycle.due_at(calendar),
+                        "as_of": as_of,
+                        "breached": cycle.breach_emitted,
+                        "elapsed_seconds": closing.elapsed.total_seconds(),
+                        "paused_seconds": closing.paused.total_seconds(),
+                    },
                 )
             )
         return records
@@ -849,9 +860,11 @@ class Engine:
         return self._calendars[terms.calendar]
 
     def _ref_fields(self, case: CaseState, clock_id: str, cycle: Cycle) -> dict[str, Any]:
+        """The :class:`ClockRef` fields of a cycle, each of its field's type (records are
+        built from them without a second validation, :func:`sla.trusted.record`)."""
         attrs = case.attributes
         team = attrs.get("team")
-        owner = {k: (None if attrs.get(k) is None else str(attrs.get(k))) for k in _OWNER_KEYS}
+        region, department, assignee = (attrs.get(k) for k in _OWNER_KEYS)
         return {
             "case_id": case.case_id,
             "case_kind": case.case_kind,
@@ -859,13 +872,15 @@ class Engine:
             "cycle": cycle.number,
             "policy_version": cycle.policy_version,
             "standard": cycle.terms.standard,
-            "target": cycle.terms.target,
+            "target": float(cycle.terms.target),
             "team": str(team) if team is not None else cycle.clock_team,
-            **owner,
+            "region": None if region is None else str(region),
+            "department": None if department is None else str(department),
+            "assignee": None if assignee is None else str(assignee),
         }
 
     def _ref(self, case: CaseState, clock_id: str, cycle: Cycle) -> ClockRef:
-        return ClockRef(**self._ref_fields(case, clock_id, cycle))
+        return record(ClockRef, self._ref_fields(case, clock_id, cycle))
 
     def _warning(
         self,
@@ -879,14 +894,17 @@ class Engine:
         deadline = cycle.due_at(self._calendar(cycle.terms))
         if deadline is None:  # pending() is empty while paused
             raise AssertionError("a warning fired while the deadline is unknown")
-        return WarningRecord(
-            **self._ref_fields(case, clock_id, cycle),
-            warning_id=warning_id(case.case_id, clock_id, cycle.number, threshold),
-            threshold=threshold,
-            started_at=cycle.started_at,
-            due_at=due_at,
-            deadline=deadline,
-            emitted_at=now,
+        return record(
+            WarningRecord,
+            {
+                **self._ref_fields(case, clock_id, cycle),
+                "warning_id": warning_id(case.case_id, clock_id, cycle.number, threshold),
+                "threshold": float(threshold),
+                "started_at": cycle.started_at,
+                "due_at": due_at,
+                "deadline": deadline,
+                "emitted_at": now,
+            },
         )
 
     def _breach_at(
@@ -895,13 +913,16 @@ class Engine:
         deadline = cycle.due_at(self._calendar(cycle.terms))
         if deadline is None:  # pending() is empty while paused
             raise AssertionError("a breach fired while the deadline is unknown")
-        return BreachRecord(
-            **self._ref_fields(case, clock_id, cycle),
-            type="breach",
-            breach_id=breach_id(case.case_id, clock_id, cycle.number),
-            started_at=cycle.started_at,
-            deadline=deadline,
-            emitted_at=now,
+        return record(
+            BreachRecord,
+            {
+                **self._ref_fields(case, clock_id, cycle),
+                "type": "breach",
+                "breach_id": breach_id(case.case_id, clock_id, cycle.number),
+                "started_at": cycle.started_at,
+                "deadline": deadline,
+                "emitted_at": now,
+            },
         )
 
     def _breach(
@@ -913,26 +934,32 @@ class Engine:
         now: datetime,
         kind: Literal["breach", "breach_retracted"],
     ) -> BreachRecord:
-        return BreachRecord(
-            **self._ref_fields(case, clock_id, cycle),
-            type=kind,
-            breach_id=breach_id(case.case_id, clock_id, cycle.number),
-            started_at=cycle.started_at,
-            deadline=closing.deadline,
-            emitted_at=now,
-            stopped_at=closing.ended_at,
+        return record(
+            BreachRecord,
+            {
+                **self._ref_fields(case, clock_id, cycle),
+                "type": kind,
+                "breach_id": breach_id(case.case_id, clock_id, cycle.number),
+                "started_at": cycle.started_at,
+                "deadline": closing.deadline,
+                "emitted_at": now,
+                "stopped_at": closing.ended_at,
+            },
         )
 
     def _outcome(
         self, case: CaseState, clock_id: str, cycle: Cycle, closing: Closing
     ) -> OutcomeRecord:
-        return OutcomeRecord(
-            **self._ref_fields(case, clock_id, cycle),
-            outcome_id=outcome_id(case.case_id, clock_id, cycle.number),
-            outcome=closing.outcome,
-            started_at=cycle.started_at,
-            deadline=closing.deadline,
-            ended_at=closing.ended_at,
-            elapsed_seconds=closing.elapsed.total_seconds(),
-            paused_seconds=closing.paused.total_seconds(),
+        return record(
+            OutcomeRecord,
+            {
+                **self._ref_fields(case, clock_id, cycle),
+                "outcome_id": outcome_id(case.case_id, clock_id, cycle.number),
+                "outcome": closing.outcome,
+                "started_at": cycle.started_at,
+                "deadline": closing.deadline,
+                "ended_at": closing.ended_at,
+                "elapsed_seconds": closing.elapsed.total_seconds(),
+                "paused_seconds": closing.paused.total_seconds(),
+            },
         )

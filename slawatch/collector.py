@@ -10,9 +10,10 @@ in a profile of the worker (bench/README.md).
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
-__all__ = ["GC_ENV", "GcModeError", "tune_gc"]
+__all__ = ["GC_ENV", "GcModeError", "collections_paused", "tune_gc"]
 
 #: ``tuned`` (the default) or ``default`` (CPython's own thresholds), for A/B benchmarks.
 GC_ENV = "SLAWATCH_GC"
@@ -37,3 +38,21 @@ def tune_gc(environ: Mapping[str, str]) -> str:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
     return mode
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No cyclic collection inside the block; the collector's state is restored after it.
+
+    For a replay: it keeps every open case until the end and makes no reference cycles
+    (``gc.collect()`` after a full ServiceNow replay frees nothing), so a collection during it
+    only walks live objects: 5 % of the replay's time (bench/README.md, 2026-12-07). Reference
+    counting still frees everything else at once.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

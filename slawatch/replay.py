@@ -44,7 +44,7 @@ from sla.policy_file import load_policy
 from sla.readmodels.replay import Emitted, Replay
 from sla.readmodels.reports import OpenClock, compare, tally, tally_table
 from sla.records import BreachRecord, OpenCycleRecord, OutcomeRecord
-from slawatch.collector import tune_gc
+from slawatch.collector import collections_paused, tune_gc
 from sources.recorded import (
     DecodeStats,
     ProgressHook,
@@ -150,20 +150,22 @@ def run_replay(
         engine, spec.allowed_lateness, listener=result.collect if listener is None else listen
     )
     started = time.perf_counter()
-    for event in events:
-        try:
-            driver.feed(event)
-        except Exception as error:  # one event the engine cannot take must not stop the run
-            result.failed.append(
-                f"event {event.event_id} of case {event.case_id}: {type(error).__name__}: {error}"
-            )
-            continue
-        if keep_cases:
-            _remember(result.cases, event)
-        if result.first_event is None:
-            result.first_event = event.occurred_at
-        if on_event is not None:
-            on_event(1)
+    with collections_paused():
+        for event in events:
+            try:
+                driver.feed(event)
+            except Exception as error:  # one event the engine cannot take must not stop the run
+                result.failed.append(
+                    f"event {event.event_id} of case {event.case_id}: "
+                    f"{type(error).__name__}: {error}"
+                )
+                continue
+            if keep_cases:
+                _remember(result.cases, event)
+            if result.first_event is None:
+                result.first_event = event.occurred_at
+            if on_event is not None:
+                on_event(1)
     result.seconds = time.perf_counter() - started
     result.events = driver.events
     result.last_event = driver.latest

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
 from sla.events import Attributes, LifecycleEvent
 from sla.readmodels.replay import event_order
+from sla.trusted import instance
 from sources.mapping import DEFAULT_MAX_BYTES, EventSkipped, MappingError, TopicMapping
 
 __all__ = [
@@ -39,8 +39,6 @@ __all__ = [
     "read_records",
     "stream_events",
 ]
-
-Model = TypeVar("Model", bound=BaseModel)
 
 #: Refused records quoted with file and line, at most.
 _EXAMPLES = 5
@@ -308,24 +306,12 @@ def _fields_only(schema: Any) -> Any:
 _FIELDS = SchemaValidator(_fields_only(LifecycleEvent.__pydantic_core_schema__))
 
 
-def _model(
-    cls: type[Model], values: dict[str, Any], extra: dict[str, Any] | None, fields: set[str]
-) -> Model:
-    """An instance as pydantic's model validator builds it from its validated fields."""
-    instance = cls.__new__(cls)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_extra__", extra)
-    object.__setattr__(instance, "__pydantic_fields_set__", fields)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
-
-
 def _read_back(payload: bytes) -> LifecycleEvent:
     """One event of :func:`load_events`' JSON: validated fields, then the two instances."""
     values, extra, fields = _FIELDS.validate_json(payload)
-    attributes = values["attributes"]
-    values["attributes"] = _model(Attributes, *attributes)
-    return _model(LifecycleEvent, values, extra, fields)
+    own, own_extra, own_fields = values["attributes"]
+    values["attributes"] = instance(Attributes, own, own_fields, own_extra)
+    return instance(LifecycleEvent, values, fields, extra)
 
 
 def canonical_events(payloads: Iterable[bytes]) -> Iterator[LifecycleEvent]:

@@ -75,7 +75,7 @@ class EngineLike(Protocol):
     def advance(self, state: Any, now: datetime) -> StepLike: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Emitted:
     """One effect, with what caused it.
 
@@ -90,6 +90,14 @@ class Emitted:
     at: datetime
     effect: Effect
     event: LifecycleEvent | None
+
+    def __init__(
+        self, case_id: str, at: datetime, effect: Effect, event: LifecycleEvent | None
+    ) -> None:
+        object.__setattr__(self, "case_id", case_id)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "effect", effect)
+        object.__setattr__(self, "event", event)
 
 
 def sort_events(events: Iterable[LifecycleEvent]) -> list[LifecycleEvent]:
@@ -106,12 +114,20 @@ def event_order(event: LifecycleEvent) -> tuple[datetime, int]:
     return (event.occurred_at.astimezone(UTC), -1 if event.sequence is None else event.sequence)
 
 
-@dataclass
+@dataclass(init=False)
 class _Open:
     ref: ClockRef
     started_at: datetime
     deadline: datetime | None
     breached: bool = False
+
+    def __init__(
+        self, ref: ClockRef, started_at: datetime, deadline: datetime | None, breached: bool = False
+    ) -> None:
+        self.ref = ref
+        self.started_at = started_at
+        self.deadline = deadline
+        self.breached = breached
 
 
 class Replay:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from slawatch.collector import GC_ENV, GcModeError, tune_gc
+from slawatch.collector import GC_ENV, GcModeError, collections_paused, tune_gc
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +34,25 @@ class TestTuneGc:
         """A typo names the variable and the value."""
         with pytest.raises(GcModeError, match="SLAWATCH_GC='tunde'"):
             tune_gc({GC_ENV: "tunde"})
+
+
+class TestCollectionsPaused:
+    def test_off_inside_and_back_on_after(self) -> None:
+        assert gc.isenabled()
+        with collections_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+
+    def test_back_on_after_an_error(self) -> None:
+        with pytest.raises(RuntimeError), collections_paused():
+            raise RuntimeError("boom")
+        assert gc.isenabled()
+
+    def test_a_collector_turned_off_stays_off(self) -> None:
+        gc.disable()
+        try:
+            with collections_paused():
+                pass
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
