@@ -134,11 +134,23 @@ class CaseEvent:
 
 
 def _attribute_values(attributes: Attributes) -> dict[str, JsonScalar]:
-    """The event's attributes that are set, JSON-safe (``model_dump`` order)."""
-    values = set_attributes(attributes)  # a new dict: changed in place, without a second one
-    for key, value in values.items():
-        if type(value) is not str:
-            values[key] = _json_scalar(value)
+    """The event's attributes that are set, JSON-safe (``model_dump`` order).
+
+    :func:`sla.events.set_attributes` made JSON-safe, in one pass over the model's fields
+    here, compiled: it runs per event. Extras that are not plain scalars go through it.
+    """
+    values: dict[str, JsonScalar] = {}
+    for key, value in attributes.__dict__.items():
+        if value is not None:
+            values[key] = value if type(value) is str else _json_scalar(value)
+    extra = attributes.__pydantic_extra__
+    if extra:
+        for key, value in extra.items():
+            if value is None:
+                continue
+            if type(value) not in _PLAIN:
+                return {k: _json_scalar(v) for k, v in set_attributes(attributes).items()}
+            values[key] = value
     return values
 
 

@@ -74,7 +74,6 @@ DEFAULT_RETENTION = timedelta(days=400)
 _EXAMPLES = 5
 
 
-_BREACH_EFFECTS = (Breached, BreachRetracted)
 
 
 @dataclass
@@ -102,14 +101,15 @@ class ReplayResult:
     def collect(self, item: Emitted) -> None:
         """Keep one effect of the replay."""
         effect = item.effect
-        if isinstance(effect, ClockEnded):
-            self.outcomes.append(effect.record)
-        elif isinstance(effect, _BREACH_EFFECTS):
-            self.breaches.append(effect.record)
-        elif isinstance(effect, WarningDue):
-            self.warnings += 1
-        elif isinstance(effect, EventIgnored):
+        # Exact types (no effect class is subclassed), the most common first: once per effect.
+        if type(effect) is EventIgnored:
             self.ignored[effect.reason] += 1
+        elif type(effect) is ClockEnded:
+            self.outcomes.append(effect.record)
+        elif type(effect) is Breached or type(effect) is BreachRetracted:
+            self.breaches.append(effect.record)
+        elif type(effect) is WarningDue:
+            self.warnings += 1
 
 
 def _remember(cases: dict[str, dict[str, Any]], event: LifecycleEvent) -> None:

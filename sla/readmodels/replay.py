@@ -155,8 +155,10 @@ class Replay:
         self._states: dict[str, Any] = {}
         self._due: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, int, str]] = []
-        #: (case, due) of the heap's entries not popped yet: one entry per pair is enough.
-        self._queued: set[tuple[str, datetime]] = set()
+        #: Case -> the due times of its heap entries not popped yet: one entry per pair is
+        #: enough. A short list, not a set of pairs: hashing an aware datetime asks its zone
+        #: for the offset, comparing two in UTC does not (3 % of a replay, py-spy).
+        self._queued: dict[str, list[datetime]] = {}
         self._seq = 0
         self._open: dict[tuple[str, str, int], _Open] = {}
         #: Case id -> clock id -> cycles numbered, for cases retention forgot.
@@ -246,7 +248,10 @@ class Replay:
         assert self._time is not None
         while self._heap and self._heap[0][0] <= until:
             due, _, case_id = heapq.heappop(self._heap)
-            self._queued.discard((case_id, due))
+            queued = self._queued[case_id]
+            queued.remove(due)
+            if not queued:
+                del self._queued[case_id]
             if self._due.get(case_id) != due or case_id not in self._states:
                 continue  # superseded by a later step of the same case
             del self._due[case_id]
@@ -280,8 +285,12 @@ class Replay:
                 # A case fires at its first entry still queued for its due time (a later one
                 # for the same time finds it fired), so that entry keeps its place: pushing
                 # another would only add one more to pop.
-                if (case_id, due) not in self._queued:
-                    self._queued.add((case_id, due))
+                queued = self._queued.get(case_id)
+                if queued is None or due not in queued:
+                    if queued is None:
+                        self._queued[case_id] = [due]
+                    else:
+                        queued.append(due)
                     self._seq += 1
                     heapq.heappush(self._heap, (due, self._seq, case_id))
         for effect in step.effects:
