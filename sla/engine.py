@@ -92,7 +92,6 @@ _ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
 #: The order one event is handled in for one clock: cancel, reset, stop, then pause/resume.
 _END_ROLES: tuple[EndKind, ...] = ("cancel", "reset", "stop")
 _MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
-_OWNER_KEYS = ("region", "department", "assignee")
 _START = frozenset({"start"})
 _RESUME = frozenset({"resume"})
 _MARK_ROLES = frozenset(_MARK_KINDS)
@@ -864,7 +863,9 @@ class Engine:
         built from them without a second validation, :func:`sla.trusted.record`)."""
         attrs = case.attributes
         team = attrs.get("team")
-        region, department, assignee = (attrs.get(k) for k in _OWNER_KEYS)
+        region = attrs.get("region")
+        department = attrs.get("department")
+        assignee = attrs.get("assignee")
         return {
             "case_id": case.case_id,
             "case_kind": case.case_kind,

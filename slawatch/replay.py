@@ -74,8 +74,6 @@ DEFAULT_RETENTION = timedelta(days=400)
 _EXAMPLES = 5
 
 
-
-
 @dataclass
 class ReplayResult:
     """Everything one replay produced."""
