@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from sla.calendar import parse_working_hours
 from sla.limits import LimitField, parse_duration
-from sla.zones import ZoneName
+from sla.zones import ZoneName, zone
 
 __all__ = [
     "FIRST_EVENT",
@@ -305,6 +305,10 @@ class PolicySpec(_Strict):
         description="region codes shown in metric labels; other regions are reported as 'other'",
     )
     clocks: list[ClockPolicy] = Field(min_length=1)
+    #: (special period, calendar) -> its span in UTC, for :meth:`in_period`.
+    _period_spans: dict[tuple[str, str | None], tuple[datetime, datetime]] = PrivateAttr(
+        default_factory=dict
+    )
 
     @field_validator("allowed_lateness", mode="before")
     @classmethod
@@ -326,10 +330,23 @@ class PolicySpec(_Strict):
         raise KeyError(f"no clock {clock_id!r} in policy version {self.version}")
 
     def in_period(self, name: str, when: datetime, calendar: str | None) -> bool:
-        """Whether ``when`` falls on a date of special period ``name`` (in the calendar's zone)."""
-        from zoneinfo import ZoneInfo
+        """Whether ``when`` falls on a date of special period ``name`` (in the calendar's zone).
 
+        Asked at every cycle start with a ``during`` override: the period's first and last
+        instants are worked out once per (period, calendar), so this is two comparisons.
+        """
+        span = self._period_spans.get((name, calendar))
+        if span is None:
+            span = self._period_spans[(name, calendar)] = self._period_span(name, calendar)
+        return span[0] <= when < span[1]
+
+    def _period_span(self, name: str, calendar: str | None) -> tuple[datetime, datetime]:
+        """(the first instant of the period's first day, the first instant after its last day),
+        in UTC, days counted in the calendar's zone (Asia/Shanghai without a calendar)."""
         period = self.special_periods[name]
-        zone = self.calendars[calendar].timezone if calendar in self.calendars else "Asia/Shanghai"
-        day = when.astimezone(ZoneInfo(zone)).date()
-        return period.start <= day <= period.end
+        local = zone(
+            self.calendars[calendar].timezone if calendar in self.calendars else "Asia/Shanghai"
+        )
+        first = datetime.combine(period.start, time(0), tzinfo=local)
+        after = datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=local)
+        return first.astimezone(UTC), after.astimezone(UTC)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -243,3 +244,50 @@ class TestLimitBounds:
             return
         span = limit.duration if limit.duration is not None else limit.working_days
         assert span
+
+
+class TestInPeriod:
+    """The period's span, worked out once, says what the start's local date says."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        zone_name=st.sampled_from(
+            ["Asia/Shanghai", "America/New_York", "Europe/London", "America/Sao_Paulo", "UTC"]
+        ),
+        first=st.dates(min_value=date(2000, 1, 1), max_value=date(2035, 12, 31)),
+        days=st.integers(0, 40),
+        offset=st.timedeltas(min_value=timedelta(days=-3), max_value=timedelta(days=45)),
+        calendar=st.sampled_from(["office", None]),
+    )
+    def test_same_as_the_local_date(
+        self, zone_name: str, first: date, days: int, offset: timedelta, calendar: str | None
+    ) -> None:
+        spec = PolicySpec.model_validate(
+            {
+                "version": "test",
+                "calendars": {"office": {"timezone": zone_name}},
+                "special_periods": {
+                    "peak": {
+                        "start": first.isoformat(),
+                        "end": (first + timedelta(days)).isoformat(),
+                    }
+                },
+                "clocks": [
+                    {"id": "c", "case_kind": "k", "start": ["a"], "stop": ["b"], "limit": "1h"}
+                ],
+            }
+        )
+        when = datetime.combine(first, time(0), tzinfo=UTC) + offset
+        local = ZoneInfo(zone_name if calendar == "office" else "Asia/Shanghai")
+        day = when.astimezone(local).date()
+        expected = first <= day <= first + timedelta(days)
+        assert expected == spec.in_period("peak", when, calendar)
+        assert expected == spec.in_period("peak", when, calendar)  # the remembered span
+
+    def test_the_span_ends_at_local_midnight(self) -> None:
+        spec = make_spec({})
+        last = datetime(2026, 11, 20, 15, 59, 59, 999999, tzinfo=UTC)  # 23:59:59.999999 local
+        assert spec.in_period("double_11", last, None)
+        assert not spec.in_period("double_11", last + timedelta(microseconds=1), None)
+        assert not spec.in_period("double_11", datetime(2026, 11, 9, 15, 59, tzinfo=UTC), None)
+        assert spec.in_period("double_11", datetime(2026, 11, 9, 16, 0, tzinfo=UTC), None)
