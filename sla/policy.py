@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from sla.calendar import parse_working_hours
@@ -283,6 +284,16 @@ def _default_targets() -> dict[Standard, float]:
     return {"basic": 0.95, "special": 0.90, "expedited": 0.98}
 
 
+@lru_cache(maxsize=256)
+def _period_span(start: date, end: date, zone_name: str) -> tuple[datetime, datetime]:
+    """(the first instant of day ``start``, the first instant after day ``end``) in UTC, the
+    days counted in zone ``zone_name``."""
+    local = zone(zone_name)
+    first = datetime.combine(start, time(0), tzinfo=local)
+    after = datetime.combine(end + timedelta(days=1), time(0), tzinfo=local)
+    return first.astimezone(UTC), after.astimezone(UTC)
+
+
 class PolicySpec(_Strict):
     """A whole policy file."""
 
@@ -305,10 +316,6 @@ class PolicySpec(_Strict):
         description="region codes shown in metric labels; other regions are reported as 'other'",
     )
     clocks: list[ClockPolicy] = Field(min_length=1)
-    #: (special period, calendar) -> its span in UTC, for :meth:`in_period`.
-    _period_spans: dict[tuple[str, str | None], tuple[datetime, datetime]] = PrivateAttr(
-        default_factory=dict
-    )
 
     @field_validator("allowed_lateness", mode="before")
     @classmethod
@@ -332,21 +339,11 @@ class PolicySpec(_Strict):
     def in_period(self, name: str, when: datetime, calendar: str | None) -> bool:
         """Whether ``when`` falls on a date of special period ``name`` (in the calendar's zone).
 
-        Asked at every cycle start with a ``during`` override: the period's first and last
-        instants are worked out once per (period, calendar), so this is two comparisons.
+        Asked at every cycle start with a ``during`` override: the period's span is worked out
+        once per period and zone (:func:`_period_span`), so this is two comparisons.
         """
-        span = self._period_spans.get((name, calendar))
-        if span is None:
-            span = self._period_spans[(name, calendar)] = self._period_span(name, calendar)
-        return span[0] <= when < span[1]
-
-    def _period_span(self, name: str, calendar: str | None) -> tuple[datetime, datetime]:
-        """(the first instant of the period's first day, the first instant after its last day),
-        in UTC, days counted in the calendar's zone (Asia/Shanghai without a calendar)."""
         period = self.special_periods[name]
-        local = zone(
-            self.calendars[calendar].timezone if calendar in self.calendars else "Asia/Shanghai"
-        )
-        first = datetime.combine(period.start, time(0), tzinfo=local)
-        after = datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=local)
-        return first.astimezone(UTC), after.astimezone(UTC)
+        calendars = self.calendars
+        zone_name = calendars[calendar].timezone if calendar in calendars else "Asia/Shanghai"
+        first, after = _period_span(period.start, period.end, zone_name)
+        return first <= when < after
