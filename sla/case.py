@@ -377,18 +377,9 @@ class CaseState:
 
         Every mutable field is copied.
         """
-        copy = CaseState(
-            self.case_id,
-            self.case_kind,
-            self.attributes.copy(),
-            self.attribute_times.copy(),
-            self.seen.copy(),
-            {k: t.clone() for k, t in self.clocks.items()},
-            [o.copy() for o in self.orphans],
-            self.touched_at,
-        )
-        index = self._seen_index
-        copy._seen_index = None if index is None else index.copy()
+        copy = self.step_copy(True)
+        copy.clocks = {k: t.clone() for k, t in self.clocks.items()}
+        copy._shared = None
         return copy
 
     def step_copy(self, event: bool) -> CaseState:
@@ -400,31 +391,23 @@ class CaseState:
         engine copies a state per event and per timer, and a timer mostly changes one clock
         or none (an expired waiting event), so copying every clock was most of its cost.
         """
-        index = self._seen_index
+        attributes, times, seen = self.attributes, self.attribute_times, self.seen
+        orphans, index = self.orphans, self._seen_index
         if event:
-            copy = CaseState(
-                self.case_id,
-                self.case_kind,
-                self.attributes.copy(),
-                self.attribute_times.copy(),
-                self.seen.copy(),
-                self.clocks.copy(),
-                [o.copy() for o in self.orphans],
-                self.touched_at,
-            )
-            copy._seen_index = None if index is None else index.copy()
-        else:
-            copy = CaseState(
-                self.case_id,
-                self.case_kind,
-                self.attributes,
-                self.attribute_times,
-                self.seen,
-                self.clocks.copy(),
-                self.orphans,
-                self.touched_at,
-            )
-            copy._seen_index = index
+            attributes, times, seen = attributes.copy(), times.copy(), seen.copy()
+            orphans = [o.copy() for o in orphans]
+            index = None if index is None else index.copy()
+        copy = CaseState(
+            self.case_id,
+            self.case_kind,
+            attributes,
+            times,
+            seen,
+            self.clocks.copy(),
+            orphans,
+            self.touched_at,
+        )
+        copy._seen_index = index
         copy._shared = set(self.clocks)
         return copy
 

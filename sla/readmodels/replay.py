@@ -286,11 +286,10 @@ class Replay:
                 # for the same time finds it fired), so that entry keeps its place: pushing
                 # another would only add one more to pop.
                 queued = self._queued.get(case_id)
-                if queued is None or due not in queued:
-                    if queued is None:
-                        self._queued[case_id] = [due]
-                    else:
-                        queued.append(due)
+                if queued is None:
+                    queued = self._queued[case_id] = []
+                if due not in queued:
+                    queued.append(due)
                     self._seq += 1
                     heapq.heappush(self._heap, (due, self._seq, case_id))
         for effect in step.effects:
