@@ -114,6 +114,11 @@ def _could_match(filter_: AttributeFilter, attributes: Mapping[str, Any]) -> boo
     return True
 
 
+def _as_text(value: Any) -> str | None:
+    """An attribute value as a filter compares it (:func:`sla.policy.matches`)."""
+    return None if value is None else str(value)
+
+
 def _own_running(case: CaseState, clock_id: str) -> tuple[ClockTrack, Cycle]:
     """The track of a clock with a running cycle, this step's own to change (copy on write)."""
     track = case.own(clock_id)
@@ -142,6 +147,36 @@ class Step:
         object.__setattr__(self, "state", state)
         object.__setattr__(self, "effects", effects)
         object.__setattr__(self, "next_due", next_due)
+
+
+#: Distinct (clock, override inputs) answers remembered; beyond it terms are worked out anew.
+_TERMS_MEMO_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class _TermsBasis:
+    """What a clock's overrides look at when a cycle starts (see ``Engine._terms_for``).
+
+    ``names``: the attributes their filters name. ``periods``: (special period, calendar)
+    for every ``during`` override and every calendar the terms could be on by then (an
+    earlier override may change the calendar whose zone dates the period).
+    """
+
+    names: tuple[str, ...]
+    periods: tuple[tuple[str, str | None], ...]
+
+    @classmethod
+    def of(cls, policy: ClockPolicy) -> _TermsBasis:
+        overrides = policy.overrides
+        names = sorted({name for o in overrides for name in o.when})
+        calendars = [policy.calendar] + [o.calendar for o in overrides if o.calendar]
+        periods = [
+            (o.during, calendar)
+            for o in overrides
+            if o.during is not None
+            for calendar in dict.fromkeys(calendars)
+        ]
+        return cls(tuple(names), tuple(dict.fromkeys(periods)))
 
 
 @dataclass(frozen=True)
@@ -249,12 +284,18 @@ class Engine:
         self._retention = retention
         self._reevaluate = reevaluate
         self._review_memo: dict[tuple[OpenCycleKey, ...], bool] = {}
+        #: (clock id, what its overrides look at) -> the terms a cycle starting then gets.
+        self._terms_memo: dict[
+            tuple[str, tuple[str | None, ...], tuple[bool, ...]], ClockTerms
+        ] = {}
+        self._terms_basis: dict[str, _TermsBasis] = {}
         self._lateness = spec.allowed_lateness
         by_kind: dict[str, list[_Rules]] = {}
         self._order: dict[str, int] = {}
         for index, policy in enumerate(spec.clocks):
             by_kind.setdefault(policy.case_kind, []).append(_Rules.of(policy))
             self._order[policy.id] = index
+            self._terms_basis[policy.id] = _TermsBasis.of(policy)
             self._check_calendars(policy)
         self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
         self._by_clock = {(r.policy.case_kind, r.policy.id): r for v in by_kind.values() for r in v}
@@ -571,11 +612,33 @@ class Engine:
     ) -> tuple[ClockTerms, datetime | None] | None:
         """The terms ``policy`` gives a cycle starting at ``start``, with the promised deadline
         of an ``until`` limit; None when neither ``ev`` nor the case holds that promise."""
-        terms = policy.terms_for(case.attributes, start, self._spec)
+        terms = self._terms_for(policy, case.attributes, start)
         if terms.limit.kind != "until":
             return terms, None
         fixed = self._promised(terms, ev, case)
         return None if fixed is None else (terms, fixed)
+
+    def _terms_for(
+        self, policy: ClockPolicy, attributes: Mapping[str, Any], start: datetime
+    ) -> ClockTerms:
+        """``policy.terms_for``, remembered by what decides it: the values of the attributes
+        its overrides filter on, and which special periods ``start`` falls in.
+
+        Asked at every cycle start (2-4 µs in Python each time, and a new terms object that
+        defeats the cycle's due-time memo); the answers are a handful per clock.
+        """
+        basis = self._terms_basis[policy.id]
+        # As the filters compare them (as strings): 1 and True are equal keys, not equal text.
+        values = tuple([_as_text(attributes.get(name)) for name in basis.names])
+        spec = self._spec
+        periods = tuple([spec.in_period(name, start, cal) for name, cal in basis.periods])
+        key = (policy.id, values, periods)
+        terms = self._terms_memo.get(key)
+        if terms is None:
+            terms = policy.terms_for(attributes, start, spec)
+            if len(self._terms_memo) < _TERMS_MEMO_SIZE:
+                self._terms_memo[key] = terms
+        return terms
 
     def _promised(
         self, terms: ClockTerms, ev: CaseEvent | None, case: CaseState

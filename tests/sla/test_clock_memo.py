@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sla.calendar import ElapsedCalendar
-from sla.clock import Cycle, Mark
+from sla.clock import Cycle, Mark, _scaled
 from sla.limits import parse_limit
 from sla.policy import ClockTerms
 from tests.sla._clock_fakes import at
@@ -147,3 +147,14 @@ class TestCycleMemo:
             fresh = _cycle()
             fresh.marks = list(cycle.marks)
             assert fresh.pending(ELAPSED) == cycle.pending(ELAPSED)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+    fraction=st.floats(min_value=0.01, max_value=1.0),
+)
+def test_scaled_limit_is_the_product(amount: timedelta, fraction: float) -> None:
+    """The remembered product is the one ``timedelta * float`` rounds to, asked twice."""
+    assert _scaled(amount, fraction) == amount * fraction
+    assert _scaled(amount, fraction) == amount * fraction
