@@ -124,12 +124,21 @@ class CaseEvent:
 
     @classmethod
     def of(cls, event: LifecycleEvent) -> CaseEvent:
+        return cls.of_fields(event.__dict__)
+
+    @classmethod
+    def of_fields(cls, fields: dict[str, Any]) -> CaseEvent:
+        """From a lifecycle event's ``__dict__`` (its validated field values).
+
+        A field read on a pydantic model goes through the model's ``__getattr__`` hook (about
+        250 instructions each); the engine reads the dict once per event instead.
+        """
         return cls(
-            event.event_id,
-            event.event_type,
-            utc(event.occurred_at, "occurred_at"),
-            _attribute_values(event.attributes),
-            event.sequence,
+            fields["event_id"],
+            fields["event_type"],
+            utc(fields["occurred_at"], "occurred_at"),
+            _attribute_values(fields["attributes"]),
+            fields["sequence"],
         )
 
 

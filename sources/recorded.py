@@ -321,11 +321,17 @@ def canonical_events(payloads: Iterable[bytes]) -> Iterator[LifecycleEvent]:
     zone objects included (property-tested); a payload of any other shape is validated.
     """
     validate = LifecycleEvent.model_validate_json
+    previous: bytes | None = None
+    event: LifecycleEvent | None = None
     for payload in payloads:
-        try:
-            event = _read_back(payload)
-        except ValueError:  # not load_events' JSON: the full validation says why
-            event = validate(payload)
+        # A log that repeats a record sorts the copies side by side (ServiceNow: 82,000 of
+        # 283,000); events are frozen, so the same bytes can share one read.
+        if event is None or payload != previous:
+            try:
+                event = _read_back(payload)
+            except ValueError:  # not load_events' JSON: the full validation says why
+                event = validate(payload)
+            previous = payload
         yield event
 
 

@@ -42,6 +42,7 @@ from sla.events import LifecycleEvent
 from sla.readmodels.reports import OpenClock
 from sla.records import ClockRef
 from sla.timesource import ManualTime
+from sla.zones import utc
 
 __all__ = [
     "Emitted",
@@ -222,7 +223,7 @@ class Replay:
         Explaining one case replays only its events but ticks for every other event, so its
         timers fire exactly when they would in a full replay.
         """
-        event_time = event_time.astimezone(UTC)
+        event_time = utc(event_time, "occurred_at")  # the engine's conversion of it is kept
         if self.latest is None or event_time > self.latest:
             self.latest = event_time
         mark = event_time - self._lateness

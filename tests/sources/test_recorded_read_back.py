@@ -89,3 +89,21 @@ def test_other_json_is_validated_in_full() -> None:
     )
     (read,) = canonical_events([payload])
     assert _shape(LifecycleEvent.model_validate_json(payload)) == _shape(read)
+
+
+def _payload(event_id: str) -> bytes:
+    return (
+        b'{"event_id":"' + event_id.encode() + b'","case_id":"C","case_kind":"k",'
+        b'"event_type":"t","occurred_at":"2026-01-01T00:00:00Z"}'
+    )
+
+
+def test_a_repeated_record_reads_as_its_first_copy() -> None:
+    """Side-by-side copies of one record share a read; the next record is read afresh."""
+    first, copy, other, again = canonical_events(
+        [_payload("e-1"), _payload("e-1"), _payload("e-2"), _payload("e-1")]
+    )
+    assert copy is first
+    assert other.event_id == "e-2"
+    assert again == first and again is not first
+    assert _shape(again) == _shape(LifecycleEvent.model_validate_json(_payload("e-1")))
