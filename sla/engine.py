@@ -293,6 +293,8 @@ class Engine:
             tuple[str, tuple[str | None, ...], tuple[bool, ...]], ClockTerms
         ] = {}
         self._terms_basis: dict[str, _TermsBasis] = {}
+        #: id(terms) -> (terms, the calendar they count in or None): see :meth:`_counted_in`.
+        self._calendar_memo: dict[int, tuple[ClockTerms, Calendar | None]] = {}
         self._lateness = spec.allowed_lateness
         by_kind: dict[str, list[_Rules]] = {}
         self._order: dict[str, int] = {}
@@ -810,7 +812,26 @@ class Engine:
         track.last = EndedCycle(cycle.number, at, closing.outcome)
 
     def _has_calendar(self, terms: ClockTerms) -> bool:
-        return terms.limit.kind != "working" or terms.calendar in self._calendars
+        return self._counted_in(terms) is not None
+
+    def _counted_in(self, terms: ClockTerms) -> Calendar | None:
+        """The calendar ``terms`` count in (elapsed time for an elapsed limit); None when the
+        engine lacks it.
+
+        Asked several times per event, and each read of a pydantic model's field goes through
+        its ``__getattr__`` hook; remembered per terms object (held in the entry, so its id
+        cannot be reused while the entry stands; terms objects are few and shared).
+        """
+        found = self._calendar_memo.get(id(terms))
+        if found is not None and found[0] is terms:
+            return found[1]
+        counted: Calendar | None = _ELAPSED
+        if terms.limit.kind == "working":
+            counted = None if terms.calendar is None else self._calendars.get(terms.calendar)
+        if len(self._calendar_memo) >= _TERMS_MEMO_SIZE:
+            self._calendar_memo.clear()
+        self._calendar_memo[id(terms)] = (terms, counted)
+        return counted
 
     def _due(self, state: CaseState, now: datetime) -> datetime | None:
         """The next due time of a case not changed by this call: now if it needs a review."""
@@ -917,15 +938,14 @@ class Engine:
                 )
 
     def _calendar(self, terms: ClockTerms) -> Calendar:
-        if terms.limit.kind != "working":
-            return _ELAPSED
-        if terms.calendar is None or terms.calendar not in self._calendars:
-            raise ValueError(
-                f"working-time limit {terms.limit.text!r} needs calendar {terms.calendar!r}, "
-                f"which the engine does not have (it has {sorted(self._calendars)}); "
-                "add it to the policy's calendars"
-            )
-        return self._calendars[terms.calendar]
+        counted = self._counted_in(terms)
+        if counted is not None:
+            return counted
+        raise ValueError(
+            f"working-time limit {terms.limit.text!r} needs calendar {terms.calendar!r}, "
+            f"which the engine does not have (it has {sorted(self._calendars)}); "
+            "add it to the policy's calendars"
+        )
 
     def _ref_fields(self, case: CaseState, clock_id: str, cycle: Cycle) -> dict[str, Any]:
         """The :class:`ClockRef` fields of a cycle, each of its field's type (records are

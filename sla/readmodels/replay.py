@@ -23,10 +23,9 @@ Example:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from sla.case import CaseState, ClockTrack
 from sla.effects import (
@@ -38,6 +37,7 @@ from sla.effects import (
     Effect,
     EventIgnored,
 )
+from sla.engine import Engine, Step
 from sla.events import LifecycleEvent
 from sla.readmodels.reports import OpenClock
 from sla.records import ClockRef
@@ -46,34 +46,11 @@ from sla.zones import utc
 
 __all__ = [
     "Emitted",
-    "EngineLike",
     "Replay",
-    "StepLike",
     "event_order",
     "replay",
     "sort_events",
 ]
-
-
-class StepLike(Protocol):
-    """What ``Engine.apply``/``advance`` return: the new state, effects and next due time."""
-
-    @property
-    def state(self) -> Any: ...
-
-    @property
-    def effects(self) -> Sequence[Effect]: ...
-
-    @property
-    def next_due(self) -> datetime | None: ...
-
-
-class EngineLike(Protocol):
-    """The two calls of :class:`sla.engine.Engine` that replay drives."""
-
-    def apply(self, state: Any, event: LifecycleEvent, now: datetime) -> StepLike: ...
-
-    def advance(self, state: Any, now: datetime) -> StepLike: ...
 
 
 @dataclass(frozen=True, init=False)
@@ -142,7 +119,7 @@ class Replay:
 
     def __init__(
         self,
-        engine: EngineLike,
+        engine: Engine,
         allowed_lateness: timedelta,
         *,
         listener: Callable[[Emitted], None] | None = None,
@@ -153,7 +130,7 @@ class Replay:
         self._lateness = allowed_lateness
         self._listener = listener
         self._time: ManualTime | None = None
-        self._states: dict[str, Any] = {}
+        self._states: dict[str, CaseState] = {}
         self._due: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, int, str]] = []
         #: Case -> the due times of its heap entries not popped yet: one entry per pair is
@@ -177,7 +154,7 @@ class Replay:
         return None if self._time is None else self._time.now()
 
     @property
-    def states(self) -> Mapping[str, Any]:
+    def states(self) -> Mapping[str, CaseState]:
         """Case id -> the engine's state for every case it still keeps."""
         return self._states
 
@@ -264,7 +241,7 @@ class Replay:
     def _take(
         self,
         case_id: str,
-        step: StepLike,
+        step: Step,
         now: datetime,
         event: LifecycleEvent | None,
         out: list[Emitted],
@@ -326,7 +303,7 @@ class Replay:
 
 def replay(
     events: Iterable[LifecycleEvent],
-    engine: EngineLike,
+    engine: Engine,
     allowed_lateness: timedelta,
     *,
     presorted: bool = False,
