@@ -805,7 +805,8 @@ class Engine:
         elapsed time (for the outcome's elapsed and paused seconds only).
         """
         at = max(now, cycle.started_at)
-        calendar = self._calendar(cycle.terms) if self._has_calendar(cycle.terms) else _ELAPSED
+        counted = self._counted_in(cycle.terms)
+        calendar = _ELAPSED if counted is None else counted
         closing = cycle.close(calendar, at, "cancel")
         effects.append(ClockEnded(self._outcome(case, clock_id, cycle, closing)))
         track.running = None
