@@ -5,6 +5,10 @@ installed in this virtualenv (the versions the tests ran with). The image instal
 
 rocksdict (the ``rocksdb`` extra) is not part of the development virtualenv; its pin is kept
 from the existing lock file (``ROCKSDICT`` below when there is none).
+
+``make`` installs the virtualenv with this file as pip constraints, so a release upstream
+does not move it. To take newer versions: ``.venv/bin/pip install -U NAME``, run the tests,
+then this script.
 """
 
 from __future__ import annotations
