@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sla.clock import Cycle, format_time, parse_time
-from sla.events import Attributes, LifecycleEvent, set_attributes
+from sla.events import Attributes, set_attributes
 from sla.zones import utc
 
 __all__ = [
@@ -121,10 +121,6 @@ class CaseEvent:
         object.__setattr__(self, "at", at)
         object.__setattr__(self, "attributes", attributes)
         object.__setattr__(self, "sequence", sequence)
-
-    @classmethod
-    def of(cls, event: LifecycleEvent) -> CaseEvent:
-        return cls.of_fields(event.__dict__)
 
     @classmethod
     def of_fields(cls, fields: dict[str, Any]) -> CaseEvent:
