@@ -18,12 +18,13 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final
+
+from mypy_extensions import mypyc_attr
 
 from sla._holidays import YearNotCovered, china_day
 from sla.limits import parse_duration
@@ -45,39 +46,48 @@ _WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 #: How many days in a row may have no working time before ``add`` gives up (a guard against a
 #: calendar whose extra holidays swallow everything; China's longest break is about 9 days).
-_MAX_IDLE_DAYS = 1000
-_ZERO = timedelta(0)
-_ONE_DAY = timedelta(days=1)
+_MAX_IDLE_DAYS: Final = 1000
+_ZERO: Final = timedelta(0)
+_ONE_DAY: Final = timedelta(days=1)
+#: How many dates a calendar keeps the working intervals of (about 11 years of days).
+_DAYS_KEPT: Final = 4096
 
 #: Minutes after local midnight: ``(start, end)``, end exclusive, ``end`` up to 1440 (24:00).
 Minutes = tuple[int, int]
 Interval = tuple[datetime, datetime]
 
 
-class Calendar(Protocol):
-    """Counts time the way a clock's limit is measured."""
+@mypyc_attr(allow_interpreted_subclasses=True)  # a test's hand-checkable calendar
+class Calendar:
+    """Counts time the way a clock's limit is measured.
+
+    A base class rather than a Protocol: compiled, a method called on a class is a native
+    call, one called on a Protocol a Python one (about 1,100 instructions; the engine asks a
+    calendar for due times several times per event).
+    """
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         """The instant when ``amount`` of counted time has passed after ``start``."""
-        ...
+        raise NotImplementedError
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Counted time in ``[start, end)``; zero when ``end <= start``."""
-        ...
+        raise NotImplementedError
 
     def working_days(self, days: float) -> timedelta:
         """Counted time of ``days`` working days."""
-        ...
+        raise NotImplementedError
 
 
-class ElapsedCalendar:
+class ElapsedCalendar(Calendar):
     """Calendar time: every second counts."""
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         return start + amount
 
     def between(self, start: datetime, end: datetime) -> timedelta:
-        return max(end - start, timedelta(0))
+        counted = end - start
+        return counted if counted > _ZERO else _ZERO
 
     def working_days(self, days: float) -> timedelta:
         return timedelta(days=days)
@@ -132,7 +142,7 @@ def parse_working_hours(weekday: str, ranges: Sequence[str]) -> tuple[Minutes, .
     return tuple(merged)
 
 
-class WorkingCalendar:
+class WorkingCalendar(Calendar):
     """Working time of one team: weekly hours in a zone, minus holidays, plus make-up days.
 
     Which days are worked, in this order:
@@ -182,17 +192,15 @@ class WorkingCalendar:
         self._extra_workdays = frozenset(spec.extra_workdays)
         self._extra_holidays = frozenset(spec.extra_holidays)
         self._warned_years: set[int] = set()
-        self._intervals: Callable[[date], tuple[Interval, ...]] = functools.lru_cache(maxsize=4096)(
-            self._compute_intervals
-        )
-        self._day_total: Callable[[date], timedelta] = functools.lru_cache(maxsize=4096)(
-            self._compute_day_total
-        )
+        #: date ordinal -> (its UTC working intervals, their total): see :meth:`_day`.
+        self._days: dict[int, tuple[tuple[Interval, ...], timedelta]] = {}
+        #: working days -> their counted time, for the limits asked for (few).
+        self._day_lengths: dict[float, timedelta] = {}
 
     def __repr__(self) -> str:
         return f"WorkingCalendar(name={self.name!r}, timezone={self.timezone.key!r})"
 
-    # -- the Calendar protocol ---------------------------------------------------------------
+    # -- the Calendar interface --------------------------------------------------------------
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         """The earliest instant by which ``amount`` of working time has passed after ``start``.
@@ -212,18 +220,15 @@ class WorkingCalendar:
         # The walk of _intervals_after, inlined, with whole days after ``cursor`` that cannot
         # hold the rest counted from their cached total: limits of days are counted in O(days).
         remaining = amount
-        day = self._local_date(cursor) - _ONE_DAY
+        ordinal = self._local_date(cursor).toordinal() - 1
         idle = 0
-        day_intervals, day_total = self._intervals, self._day_total
         while True:
-            intervals = day_intervals(day)
-            if intervals and intervals[0][0] >= cursor:
-                whole = day_total(day)
-                if whole < remaining:
-                    remaining -= whole
-                    idle = 0
-                    day += _ONE_DAY
-                    continue
+            intervals, whole = self._day(ordinal)
+            if intervals and intervals[0][0] >= cursor and whole < remaining:
+                remaining -= whole
+                idle = 0
+                ordinal += 1
+                continue
             found = False
             for begin, end in intervals:
                 if end > cursor:
@@ -235,7 +240,7 @@ class WorkingCalendar:
             idle = 0 if found else idle + 1
             if idle > _MAX_IDLE_DAYS:
                 raise self._no_working_time(cursor)
-            day += _ONE_DAY
+            ordinal += 1
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time in ``[start, end)``; zero when ``end <= start``."""
@@ -264,9 +269,16 @@ class WorkingCalendar:
         Raises:
             ValueError: ``days`` is negative.
         """
+        found = self._day_lengths.get(days)
+        if found is not None:
+            return found
         if days < 0:
             raise ValueError(f"working days cannot be negative, got {days}")
-        return self.day_length * days
+        # a timedelta times a float takes the float apart each time; limits are a handful
+        found = self.day_length * days
+        if len(self._day_lengths) < 256:
+            self._day_lengths[days] = found
+        return found
 
     # -- questions about one instant ---------------------------------------------------------
 
@@ -316,12 +328,35 @@ class WorkingCalendar:
             f"after {instant.isoformat()}; check extra_holidays"
         )
 
-    def _compute_day_total(self, day: date) -> timedelta:
-        """The working time of ``day`` (cached per date by ``__init__``)."""
-        return sum((end - begin for begin, end in self._intervals(day)), start=_ZERO)
+    def _intervals(self, day: date) -> tuple[Interval, ...]:
+        """The UTC intervals of ``day``'s working hours."""
+        return self._day(day.toordinal())[0]
+
+    def _day_total(self, day: date) -> timedelta:
+        """The working time of ``day``."""
+        return self._day(day.toordinal())[1]
+
+    def _day(self, ordinal: int) -> tuple[tuple[Interval, ...], timedelta]:
+        """The UTC working intervals of the date with this ordinal, and their total.
+
+        Remembered for the last :data:`_DAYS_KEPT` dates asked for. Keyed by ordinal, so a
+        walk over days adds integers instead of dates, and the compiled calendar calls this
+        natively (an ``lru_cache`` wrapper is a Python call with argument parsing: it was
+        most of the cost of :meth:`add`).
+        """
+        found = self._days.get(ordinal)
+        if found is None:
+            intervals = self._compute_intervals(date.fromordinal(ordinal))
+            total = _ZERO
+            for begin, end in intervals:
+                total += end - begin
+            if len(self._days) >= _DAYS_KEPT:
+                self._days.clear()
+            found = self._days[ordinal] = (intervals, total)
+        return found
 
     def _compute_intervals(self, day: date) -> tuple[Interval, ...]:
-        """The UTC intervals of ``day``'s working hours (cached per date by ``__init__``)."""
+        """The UTC intervals of ``day``'s working hours (remembered by :meth:`_day`)."""
         midnight = datetime.combine(day, time(0), tzinfo=self.timezone)
         intervals: list[Interval] = []
         for start, end in self._hours_on(day):

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from sla.calendar import Calendar
 from sla.limits import Limit
@@ -48,20 +48,42 @@ EndKind = Literal["stop", "cancel", "reset"]
 ClockStatus = Literal["running", "paused", "breached", "met", "met_late", "cancelled", "reset"]
 
 #: At one instant a resume sorts before a pause: "resumed and paused again" stays paused.
-_MARK_RANK: dict[str, int] = {"resume": 0, "pause": 1}
-_END_STATUS: dict[str, ClockStatus] = {"cancel": "cancelled", "reset": "reset"}
-_LIMIT_KINDS = ("elapsed", "working", "until")
-_ZERO = timedelta(0)
+_MARK_RANK: Final[dict[str, int]] = {"resume": 0, "pause": 1}
+_END_STATUS: Final[dict[str, ClockStatus]] = {"cancel": "cancelled", "reset": "reset"}
+_LIMIT_KINDS: Final = ("elapsed", "working", "until")
+_ZERO: Final = timedelta(0)
+
+
+#: Imported names as ``Final`` ones: compiled, those are C variables, the others dict lookups.
+_UTC: Final = UTC
+_DATETIME: Final = datetime
+#: instant -> its :func:`format_time` text, for the instants written lately (bounded).
+_FORMATTED: Final[dict[datetime, str]] = {}
+_FORMATTED_SIZE: Final = 4096
 
 
 def format_time(value: datetime) -> str:
     """An aware datetime as ISO-8601 in UTC, the form state and records are stored in.
 
+    The worker writes a case's state after every event, and in it the same few instants (the
+    event's time, the batch's ``now``, the cycles' starts) again and again; a conversion and
+    ``isoformat`` cost about 11,000 instructions, a lookup of one already written a few
+    hundred. Equal instants give equal text whatever their zone, so the text is remembered
+    by instant (plain datetimes only: a subclass may format otherwise).
+
     >>> from datetime import timezone
     >>> format_time(datetime(2026, 1, 2, 11, 0, tzinfo=timezone(timedelta(hours=8))))
     '2026-01-02T03:00:00+00:00'
     """
-    return value.astimezone(UTC).isoformat()
+    if type(value) is not _DATETIME:
+        return value.astimezone(_UTC).isoformat()
+    text = _FORMATTED.get(value)
+    if text is None:
+        text = value.astimezone(_UTC).isoformat()
+        if len(_FORMATTED) >= _FORMATTED_SIZE:
+            _FORMATTED.clear()
+        _FORMATTED[value] = text
+    return text
 
 
 def parse_time(text: str) -> datetime:
@@ -73,7 +95,7 @@ def parse_time(text: str) -> datetime:
 
 
 #: (limit, fraction) -> the limit times the fraction; a handful of pairs per policy.
-_SCALED: dict[tuple[timedelta, float], timedelta] = {}
+_SCALED: Final[dict[tuple[timedelta, float], timedelta]] = {}
 
 
 def _scaled(amount: timedelta, fraction: float) -> timedelta:
@@ -228,6 +250,10 @@ class Cycle:
     _pending: tuple[list[float], bool, tuple[Due, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    #: ``started_at`` and its stored text, written once per cycle rather than per event.
+    _started_text: tuple[datetime, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __init__(
         self,
@@ -258,6 +284,7 @@ class Cycle:
         self._memo_basis = None
         self._marks_order = None
         self._pending = None
+        self._started_text = None
 
     def add_mark(self, mark: Mark, source_order: bool = False) -> bool:
         """Slot ``mark`` in by event time; False when the same event already marked the cycle.
@@ -488,6 +515,7 @@ class Cycle:
         copy._memo_basis = self._memo_basis
         copy._marks_order = self._marks_order
         copy._pending = self._pending
+        copy._started_text = self._started_text
         return copy
 
     def precedes_start(self, at: datetime, sequence: int | None) -> bool:
@@ -509,10 +537,10 @@ class Cycle:
     def _json(self) -> dict[str, Any]:
         return {
             "number": self.number,
-            "started_at": format_time(self.started_at),
+            "started_at": self._started_json(),
             "start_event_id": self.start_event_id,
             "policy_version": self.policy_version,
-            "terms": terms_to_json(self.terms),
+            "terms": _shared_terms_json(self.terms),
             "fixed_deadline": (
                 None if self.fixed_deadline is None else format_time(self.fixed_deadline)
             ),
@@ -521,6 +549,15 @@ class Cycle:
             "warned": list(self.warned),
             "breach_emitted": self.breach_emitted,
         }
+
+    def _started_json(self) -> str:
+        """``format_time(started_at)``, kept while ``started_at`` is the same object."""
+        known = self._started_text
+        if known is not None and known[0] is self.started_at:
+            return known[1]
+        text = format_time(self.started_at)
+        self._started_text = (self.started_at, text)
+        return text
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cycle:
@@ -532,18 +569,19 @@ class Cycle:
                 raise ValueError(f"stored mark kind {kind!r} is neither 'pause' nor 'resume'")
             order = int(sequence[0]) if sequence else None
             marks.append(Mark(parse_time(at), cast(MarkKind, kind), event_id, order))
-        return cls(
-            number=int(data["number"]),
-            started_at=parse_time(data["started_at"]),
-            start_event_id=data["start_event_id"],
-            policy_version=data["policy_version"],
-            terms=terms_from_json(data["terms"]),
-            fixed_deadline=None if fixed is None else parse_time(fixed),
-            clock_team=data["clock_team"],
-            marks=marks,
-            warned=[float(t) for t in data["warned"]],
-            breach_emitted=bool(data["breach_emitted"]),
-            start_sequence=data.get("start_sequence"),
+        # the class named, arguments by position: compiled, a native constructor call
+        return Cycle(
+            int(data["number"]),
+            parse_time(data["started_at"]),
+            data["start_event_id"],
+            data["policy_version"],
+            terms_from_json(data["terms"]),
+            None if fixed is None else parse_time(fixed),
+            data["clock_team"],
+            marks,
+            [float(t) for t in data["warned"]],
+            bool(data["breach_emitted"]),
+            data.get("start_sequence"),
         )
 
 
@@ -571,8 +609,65 @@ def terms_to_json(terms: ClockTerms) -> dict[str, Any]:
     }
 
 
+#: id(terms) -> (terms, their JSON): see :func:`_shared_terms_json`.
+_TERMS_JSON: Final[dict[int, tuple[ClockTerms, dict[str, Any]]]] = {}
+_TERMS_JSON_SIZE: Final = 1024
+
+
+def _shared_terms_json(terms: ClockTerms) -> dict[str, Any]:
+    """:func:`terms_to_json`, one dict per terms object, shared by every state that holds them.
+
+    Terms objects are few (one per clock and matched rule of a policy) and every open cycle
+    writes its terms with its state after each event of its case. The entry holds the terms,
+    so their id cannot be reused while it stands. The dict is never changed in place: states
+    are written as JSON and read back, never edited.
+    """
+    found = _TERMS_JSON.get(id(terms))
+    if found is not None and found[0] is terms:
+        return found[1]
+    data = terms_to_json(terms)
+    if len(_TERMS_JSON) >= _TERMS_JSON_SIZE:
+        _TERMS_JSON.clear()
+    _TERMS_JSON[id(terms)] = (terms, data)
+    return data
+
+
+#: The JSON values of terms read back -> the terms built from them (bounded): see below.
+_TERMS_READ: Final[dict[tuple[Any, ...], ClockTerms]] = {}
+_TERMS_READ_SIZE: Final = 1024
+
+
 def terms_from_json(data: dict[str, Any]) -> ClockTerms:
-    """Rebuild terms written by :func:`terms_to_json`."""
+    """Rebuild terms written by :func:`terms_to_json`.
+
+    Terms are few (one per clock and matched rule) and every state read back holds them, so
+    equal JSON gives the same (frozen) terms object: building one took about 27,000
+    instructions (two dataclass constructors), and the engine's memos are keyed by the
+    object.
+    """
+    raw = data["limit"]
+    key = (
+        raw["kind"],
+        raw["text"],
+        raw["seconds"],
+        raw["working_days"],
+        raw["attribute"],
+        data["calendar"],
+        data["target"],
+        data["standard"],
+        tuple(data["warn_at"]),
+    )
+    found = _TERMS_READ.get(key)
+    if found is not None:
+        return found
+    terms = _build_terms(data)
+    if len(_TERMS_READ) >= _TERMS_READ_SIZE:
+        _TERMS_READ.clear()
+    _TERMS_READ[key] = terms
+    return terms
+
+
+def _build_terms(data: dict[str, Any]) -> ClockTerms:
     raw = data["limit"]
     kind = raw["kind"]
     if kind not in _LIMIT_KINDS:

@@ -128,4 +128,4 @@ Effect = ClockStarted | WarningDue | Breached | BreachRetracted | ClockEnded | E
 
 #: The effects that carry a record for the outside world (a warning, a breach, a retraction,
 #: an outcome); the others only count.
-RECORD_EFFECTS = (WarningDue, Breached, BreachRetracted, ClockEnded)
+RECORD_EFFECTS: Final = (WarningDue, Breached, BreachRetracted, ClockEnded)

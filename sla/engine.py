@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sla.calendar import Calendar, ElapsedCalendar, build_calendars
 from sla.case import (
@@ -85,19 +85,19 @@ __all__ = [
 ]
 
 #: How long an idle case is kept by default (see :class:`Engine`).
-DEFAULT_RETENTION = timedelta(days=7)
-_ELAPSED = ElapsedCalendar()
-_ROLES = ("start", "stop", "pause", "resume", "cancel", "reset")
-_ORPHAN_ROLES = frozenset({"stop", "pause", "resume", "cancel"})
+DEFAULT_RETENTION: Final = timedelta(days=7)
+_ELAPSED: Final = ElapsedCalendar()
+_ROLES: Final = ("start", "stop", "pause", "resume", "cancel", "reset")
+_ORPHAN_ROLES: Final = frozenset({"stop", "pause", "resume", "cancel"})
 #: The order one event is handled in for one clock: cancel, reset, stop, then pause/resume.
-_END_ROLES: tuple[EndKind, ...] = ("cancel", "reset", "stop")
-_MARK_KINDS: tuple[MarkKind, ...] = ("resume", "pause")
-_START = frozenset({"start"})
-_RESUME = frozenset({"resume"})
-_MARK_ROLES = frozenset(_MARK_KINDS)
-_NO_ROLES: frozenset[str] = frozenset()
+_END_ROLES: Final[tuple[EndKind, ...]] = ("cancel", "reset", "stop")
+_MARK_KINDS: Final[tuple[MarkKind, ...]] = ("resume", "pause")
+_START: Final = frozenset({"start"})
+_RESUME: Final = frozenset({"resume"})
+_MARK_ROLES: Final = frozenset(_MARK_KINDS)
+_NO_ROLES: Final[frozenset[str]] = frozenset()
 #: (role, event) pairs that are keywords, not event types: start: first_event, resume: other.
-_KEYWORDS = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
+_KEYWORDS: Final = frozenset({("start", FIRST_EVENT), ("resume", OTHER_EVENT)})
 
 
 def _order(sequence: int | None) -> int:
@@ -150,7 +150,7 @@ class Step:
 
 
 #: Distinct (clock, override inputs) answers remembered; beyond it terms are worked out anew.
-_TERMS_MEMO_SIZE = 4096
+_TERMS_MEMO_SIZE: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -164,19 +164,24 @@ class _TermsBasis:
 
     names: tuple[str, ...]
     periods: tuple[tuple[str, str | None], ...]
+    #: Each period's (first instant, first instant after) in UTC, in the order of ``periods``.
+    spans: tuple[tuple[datetime, datetime], ...]
 
     @classmethod
-    def of(cls, policy: ClockPolicy) -> _TermsBasis:
+    def of(cls, policy: ClockPolicy, spec: PolicySpec) -> _TermsBasis:
         overrides = policy.overrides
         names = sorted({name for o in overrides for name in o.when})
         calendars = [policy.calendar] + [o.calendar for o in overrides if o.calendar]
-        periods = [
-            (o.during, calendar)
-            for o in overrides
-            if o.during is not None
-            for calendar in dict.fromkeys(calendars)
-        ]
-        return cls(tuple(names), tuple(dict.fromkeys(periods)))
+        periods = tuple(
+            dict.fromkeys(
+                (o.during, calendar)
+                for o in overrides
+                if o.during is not None
+                for calendar in dict.fromkeys(calendars)
+            )
+        )
+        spans = tuple(spec.period_span(name, calendar) for name, calendar in periods)
+        return cls(tuple(names), periods, spans)
 
 
 @dataclass(frozen=True)
@@ -301,7 +306,7 @@ class Engine:
         for index, policy in enumerate(spec.clocks):
             by_kind.setdefault(policy.case_kind, []).append(_Rules.of(policy))
             self._order[policy.id] = index
-            self._terms_basis[policy.id] = _TermsBasis.of(policy)
+            self._terms_basis[policy.id] = _TermsBasis.of(policy, spec)
             self._check_calendars(policy)
         self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
         self._by_clock = {(r.policy.case_kind, r.policy.id): r for v in by_kind.values() for r in v}
@@ -638,12 +643,12 @@ class Engine:
         basis = self._terms_basis[policy.id]
         # As the filters compare them (as strings): 1 and True are equal keys, not equal text.
         values = tuple([_as_text(attributes.get(name)) for name in basis.names])
-        spec = self._spec
-        periods = tuple([spec.in_period(name, start, cal) for name, cal in basis.periods])
+        # spec.in_period of each, from the spans worked out once (a pydantic method call each)
+        periods = tuple([first <= start < after for first, after in basis.spans])
         key = (policy.id, values, periods)
         terms = self._terms_memo.get(key)
         if terms is None:
-            terms = policy.terms_for(attributes, start, spec)
+            terms = policy.terms_for(attributes, start, self._spec)
             if len(self._terms_memo) < _TERMS_MEMO_SIZE:
                 self._terms_memo[key] = terms
         return terms

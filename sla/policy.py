@@ -342,8 +342,13 @@ class PolicySpec(_Strict):
         Asked at every cycle start with a ``during`` override: the period's span is worked out
         once per period and zone (:func:`_period_span`), so this is two comparisons.
         """
+        first, after = self.period_span(name, calendar)
+        return first <= when < after
+
+    def period_span(self, name: str, calendar: str | None) -> tuple[datetime, datetime]:
+        """(first instant, first instant after) of special period ``name`` in UTC, its dates
+        read in the zone of ``calendar`` (China's, for a calendar the policy does not define)."""
         period = self.special_periods[name]
         calendars = self.calendars
         zone_name = calendars[calendar].timezone if calendar in calendars else "Asia/Shanghai"
-        first, after = _period_span(period.start, period.end, zone_name)
-        return first <= when < after
+        return _period_span(period.start, period.end, zone_name)

@@ -9,7 +9,7 @@ same fields set), so they compare, hash and serialise alike (tested).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
@@ -17,10 +17,10 @@ __all__ = ["instance", "record"]
 
 M = TypeVar("M", bound=BaseModel)
 
-_REQUIRED: Any = object()
+_REQUIRED: Final[Any] = object()
 #: Model class -> (every field in declaration order with its default or _REQUIRED, the required
 #: names, every name).
-_layouts: dict[type[BaseModel], tuple[dict[str, Any], frozenset[str], frozenset[str]]] = {}
+_layouts: Final[dict[type[BaseModel], tuple[dict[str, Any], frozenset[str], frozenset[str]]]] = {}
 
 
 def instance(
@@ -52,13 +52,21 @@ def record(cls: type[M], values: dict[str, Any]) -> M:
     if layout is None:
         layout = _layouts[cls] = _layout(cls)
     template, required, names = layout
-    if not required <= values.keys() or not values.keys() <= names:
+    data = dict(template)
+    data.update(values)
+    # Only names of fields: nothing was added. Every required field given: no marker left.
+    # (Checked on the merged dict, a compiled loop: comparing the key sets took 2,500
+    # instructions a record.)
+    if len(data) != len(template) or _unfilled(data):
         missing = sorted(name for name in required if name not in values)
         unknown = sorted(name for name in values if name not in names)
         raise TypeError(f"{cls.__name__}: missing fields {missing}, unknown fields {unknown}")
-    data = dict(template)
-    data.update(values)
     return instance(cls, data, set(values))
+
+
+def _unfilled(data: dict[str, Any]) -> bool:
+    """Whether a required field of the template was left unset."""
+    return any(value is _REQUIRED for value in data.values())
 
 
 def _layout(cls: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str], frozenset[str]]:

@@ -51,7 +51,11 @@ _ALWAYS_AN_OFFSET: Final = frozenset({timezone, ZoneInfo, TzInfo})
 #: a thread never sees one value's input beside another's result. An event's time is asked
 #: for twice in a row (the replay's watermark, then the engine), and a conversion costs
 #: about 3,000 instructions (two calls, two new datetimes).
-_last: tuple[datetime, datetime] | None = None
+#: Held in a one-slot list: compiled, a name rebound at module level is read from the module's
+#: dict on every use, a ``Final`` one is a C variable.
+_LAST: Final[list[tuple[datetime, datetime] | None]] = [None]
+#: ``datetime.UTC`` as a ``Final`` name, for the same reason.
+_UTC: Final = UTC
 
 
 def utc(value: datetime, what: str) -> datetime:
@@ -60,18 +64,17 @@ def utc(value: datetime, what: str) -> datetime:
     Raises:
         ValueError: ``value`` has no time zone.
     """
-    global _last
-    if value.tzinfo is UTC:  # the usual case; astimezone(UTC) would return it unchanged
+    zone_of = value.tzinfo
+    if zone_of is _UTC:  # the usual case; astimezone(UTC) would return it unchanged
         return value
-    last = _last
+    last = _LAST[0]
     if last is not None and last[0] is value:  # datetimes are immutable; the pair holds it
         return last[1]
-    zone_of = value.tzinfo
     if zone_of is None or (type(zone_of) not in _ALWAYS_AN_OFFSET and value.utcoffset() is None):
         raise ValueError(
             f"{what} {value.isoformat()} has no time zone; pass an aware datetime "
             "(e.g. tzinfo=datetime.UTC)"
         )
-    converted = value.astimezone(UTC)
-    _last = (value, converted)
+    converted = value.astimezone(_UTC)
+    _LAST[0] = (value, converted)
     return converted

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sla.calendar import Calendar
 from sla.events import LifecycleEvent
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -15,7 +16,7 @@ def at(hours: float = 0, minutes: float = 0) -> datetime:
     return T0 + timedelta(hours=hours, minutes=minutes)
 
 
-class OfficeHours:
+class OfficeHours(Calendar):
     """Counts 09:00-17:00 UTC every day: a working calendar simple enough to check by hand."""
 
     OPEN = time(9)

@@ -232,6 +232,26 @@ class TestJson:
         with pytest.raises(ValueError, match="no UTC offset"):
             parse_time("2026-03-02T09:00:00")
 
+    def test_equal_terms_read_back_are_one_object(self) -> None:
+        """States read back share their terms (the engine's memos are keyed by the object);
+        terms that differ in any value stay apart."""
+        stored = json.loads(json.dumps(terms_to_json(terms("3 working days"))))
+        first = terms_from_json(stored)
+        assert first is terms_from_json(json.loads(json.dumps(stored)))
+        for other in (terms("3 working days", (0.5,)), terms("4 working days")):
+            read = terms_from_json(json.loads(json.dumps(terms_to_json(other))))
+            assert read == other
+            assert read is not first
+
+    def test_a_cycle_read_back_keeps_its_text_and_equality(self) -> None:
+        """The start time written once per cycle is the one its state was read with."""
+        made = cycle("4h", (1, "pause"))
+        read = Cycle.from_json(json.loads(json.dumps(made.to_json())))
+        assert read == made
+        assert read.to_json() == made.to_json()
+        read.started_at = at(2)
+        assert read.to_json()["started_at"] == format_time(at(2))
+
     def test_unknown_stored_limit_kind_is_refused(self) -> None:
         """A corrupted state names the bad value."""
         data = terms_to_json(terms("4h"))

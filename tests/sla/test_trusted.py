@@ -101,3 +101,11 @@ def test_the_record_is_frozen_like_a_validated_one() -> None:
     built = record(ClockRef, dict(REF))
     with pytest.raises(ValueError, match="frozen"):
         built.cycle = 3  # type: ignore[misc]
+
+
+def test_a_misspelt_field_is_named_as_missing_and_unknown() -> None:
+    """One name replaced by a wrong one keeps the count of fields: it is still refused."""
+    values = dict(REF)
+    del values["cycle"]
+    with pytest.raises(TypeError, match=r"missing fields \['cycle'\], unknown fields \['cycles'\]"):
+        record(ClockRef, {**values, "cycles": 2})
