@@ -994,6 +994,7 @@ class Engine:
             WarningRecord,
             {
                 **self._ref_fields(case, clock_id, cycle),
+                "type": "warning",  # every field, in order: the dict is the record's own
                 "warning_id": warning_id(case.case_id, clock_id, cycle.number, threshold),
                 "threshold": float(threshold),
                 "started_at": cycle.started_at,
@@ -1018,6 +1019,7 @@ class Engine:
                 "started_at": cycle.started_at,
                 "deadline": deadline,
                 "emitted_at": now,
+                "stopped_at": None,
             },
         )
 
@@ -1050,6 +1052,7 @@ class Engine:
             OutcomeRecord,
             {
                 **self._ref_fields(case, clock_id, cycle),
+                "type": "outcome",
                 "outcome_id": outcome_id(case.case_id, clock_id, cycle.number),
                 "outcome": closing.outcome,
                 "started_at": cycle.started_at,

@@ -27,6 +27,7 @@ REF: dict[str, Any] = {
 }
 CASES: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (ClockRef, REF),
+    (ClockRef, dict(reversed(REF.items()))),  # every field, not in field order
     (ClockRef, {k: v for k, v in REF.items() if v is not None}),
     (
         WarningRecord,
@@ -109,3 +110,12 @@ def test_a_misspelt_field_is_named_as_missing_and_unknown() -> None:
     del values["cycle"]
     with pytest.raises(TypeError, match=r"missing fields \['cycle'\], unknown fields \['cycles'\]"):
         record(ClockRef, {**values, "cycles": 2})
+
+
+def test_every_field_in_order_is_taken_as_the_instance_dict() -> None:
+    """The engine's records name every field in order: no merge into the defaults."""
+    values = {**REF, "type": "warning", "warning_id": "w", "threshold": 0.8}
+    values |= {"started_at": AT, "due_at": AT, "deadline": AT, "emitted_at": AT}
+    built = record(WarningRecord, values)
+    assert built.__dict__ is values
+    assert built == WarningRecord(**values)
