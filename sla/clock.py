@@ -651,6 +651,7 @@ def terms_from_json(data: dict[str, Any]) -> ClockTerms:
         raw["text"],
         raw["seconds"],
         raw["working_days"],
+        type(raw["working_days"]),  # kept as read (3 and 3.0 are equal keys, not equal JSON)
         raw["attribute"],
         data["calendar"],
         data["target"],

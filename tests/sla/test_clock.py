@@ -243,6 +243,14 @@ class TestJson:
             assert read == other
             assert read is not first
 
+    def test_terms_read_back_keep_their_own_numbers(self) -> None:
+        """3 and 3.0 working days are equal keys but not equal JSON: each reads back as read."""
+        stored = terms_to_json(terms("3 working days"))
+        as_float = {**stored, "limit": {**stored["limit"], "working_days": 3.0}}
+        as_int = {**stored, "limit": {**stored["limit"], "working_days": 3}}
+        assert json.dumps(terms_to_json(terms_from_json(as_float))) == json.dumps(as_float)
+        assert json.dumps(terms_to_json(terms_from_json(as_int))) == json.dumps(as_int)
+
     def test_a_cycle_read_back_keeps_its_text_and_equality(self) -> None:
         """The start time written once per cycle is the one its state was read with."""
         made = cycle("4h", (1, "pause"))
