@@ -3,7 +3,7 @@
 A clock's limit is measured on a calendar. :class:`ElapsedCalendar` counts every second;
 :class:`WorkingCalendar` counts only working hours: a weekly pattern of hours in a time zone,
 minus China's statutory holidays, plus the weekend days worked in exchange (调休), adjusted by
-extra days from the policy file. The engine sees both through the :class:`Calendar` protocol,
+extra days from the policy file. The engine sees both through their base class :class:`Calendar`,
 so deadlines stay deterministic functions of event times, the policy and the calendar.
 
 Example:
