@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.backlog import complaints  # noqa: E402
 from sla.engine import CaseState  # noqa: E402
 from sla.events import LifecycleEvent  # noqa: E402
 from sla.policy_file import load_policy  # noqa: E402
@@ -30,24 +31,8 @@ from streams.app import build_engine  # noqa: E402
 
 
 def backlog(n: int, now: datetime) -> list[LifecycleEvent]:
-    """The throughput benchmark's events: registrations first, then acknowledgements."""
-    base = now - timedelta(seconds=n // 2) - timedelta(minutes=20)
-    events = []
-    for i in range(n // 2):
-        case = f"B-{i:07d}"
-        for j, (kind, delta) in enumerate(
-            (("complaint_registered", 0), ("complaint_acknowledged", 600))
-        ):
-            event = {
-                "event_id": f"{case}-{j}",
-                "case_id": case,
-                "case_kind": "complaint",
-                "event_type": kind,
-                "occurred_at": (base + timedelta(seconds=i + delta)).isoformat(),
-                "attributes": {"team": "cs-frontline", "region": "north", "channel": "phone"},
-            }
-            events.append(LifecycleEvent.model_validate(event))
-    return events[0::2] + events[1::2]
+    """The throughput benchmark's events (bench/backlog.py), validated."""
+    return [LifecycleEvent.model_validate(event) for _, event in complaints(n, now)]
 
 
 def run(engine: Any, events: list[LifecycleEvent], now: datetime) -> float:

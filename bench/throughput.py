@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.backlog import complaints  # noqa: E402
 from sources.topics import load_topics  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 from streams.broker import TansuBroker, free_port  # noqa: E402
@@ -49,30 +50,9 @@ TOPIC = "bench.complaints"
 
 
 def _events(n: int) -> list[tuple[bytes, bytes]]:
-    # Recent event times: the worker dead-letters times far from its wall clock
-    # (SLAWATCH_EVENT_MAX_AGE/_FUTURE), and every acknowledgement lands before the first
-    # warning is due (12 h), so the work per case is the same in every run: two clocks start,
-    # one ends with an outcome.
+    """The backlog (bench/backlog.py) as message keys and JSON values."""
     now = datetime.now(UTC).replace(microsecond=0)
-    base = now - timedelta(seconds=n // 2) - timedelta(minutes=20)
-    out = []
-    for i in range(n // 2):
-        case = f"B-{i:07d}"
-        at = base + timedelta(seconds=i)
-        for j, (kind, delta) in enumerate(
-            (("complaint_registered", 0), ("complaint_acknowledged", 600))
-        ):
-            event = {
-                "event_id": f"{case}-{j}",
-                "case_id": case,
-                "case_kind": "complaint",
-                "event_type": kind,
-                "occurred_at": (at + timedelta(seconds=delta)).isoformat(),
-                "attributes": {"team": "cs-frontline", "region": "north", "channel": "phone"},
-            }
-            out.append((case.encode(), json.dumps(event).encode()))
-    # registrations first, then acknowledgements: a realistic gap between start and stop
-    return out[0::2] + out[1::2]
+    return [(case.encode(), json.dumps(event).encode()) for case, event in complaints(n, now)]
 
 
 async def _produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:

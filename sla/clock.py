@@ -413,6 +413,29 @@ class Cycle:
         self._pending = None
         return self._memo
 
+    def _due_together(self, calendar: Calendar) -> None:
+        """Remember the deadline and the warnings still to come in one pass of the calendar
+        (:meth:`Calendar.add_each`), when nothing pauses the cycle: each :meth:`due_at` apart
+        walks the same working days from the start again."""
+        if self.fixed_deadline is not None or self.breach_emitted:
+            return
+        memo = self._memo_for(calendar)
+        basis = self._memo_basis
+        if basis is None or basis[5]:
+            return  # paused: each due time is counted around the pauses
+        fractions = [1.0] if 1.0 not in memo else []
+        for threshold in self.terms.warn_at:
+            if threshold not in self.warned and threshold not in memo:
+                fractions.append(threshold)
+        if len(fractions) < 2:
+            return
+        fractions.sort()  # the amounts ascend with them
+        limit = self.limit_amount(calendar)
+        amounts = [_scaled(limit, fraction) for fraction in fractions]
+        dues = calendar.add_each(self.started_at, amounts)
+        for n, fraction in enumerate(fractions):
+            memo[fraction] = dues[n]
+
     def _compute_due_at(
         self, calendar: Calendar, fraction: float, end: datetime | None
     ) -> datetime | None:
@@ -449,6 +472,7 @@ class Cycle:
         return dues
 
     def _compute_pending(self, calendar: Calendar) -> list[Due]:
+        self._due_together(calendar)
         deadline = self.due_at(calendar)
         if deadline is None or self.breach_emitted:
             return []

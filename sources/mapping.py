@@ -107,6 +107,23 @@ PERSONAL_WORDS = frozenset(
 _PERSONAL_PAIRS = frozenset({("id", "number"), ("id", "card"), ("id", "no"), ("national", "id")})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SCALARS = (str, int, float, bool)
+#: Stands for a name :meth:`TopicMapping._kept_attributes` has not judged yet.
+_UNKNOWN: Any = object()
+#: (attribute name, a topic's extra attributes) -> kept (True), dropped (False) or kept when
+#: a plain value (None): asked per attribute of every canonical event, of the few names feeds
+#: use. Bounded: a feed that invents names cannot grow it (the rest are judged each time).
+_VERDICTS: dict[tuple[str, frozenset[str]], bool | None] = {}
+_VERDICTS_KEPT = 4096
+
+
+def _verdict(name: str, extra_attributes: frozenset[str]) -> bool | None:
+    """Whether a canonical event's attribute ``name`` is kept: None when only a plain value
+    is (an undeclared name on the topic's ``extra_attributes`` list)."""
+    if looks_personal(name):
+        return False
+    if name in Attributes.model_fields:
+        return True
+    return None if name in extra_attributes else False
 
 
 @lru_cache(maxsize=4096)
@@ -564,23 +581,30 @@ class TopicMapping:
             message = {**message, "event_type": self._rename(event_type)}
         attributes = message.get("attributes")
         if isinstance(attributes, dict):
-            message = {**message, "attributes": self._kept_attributes(attributes)}
+            kept = self._kept_attributes(attributes)
+            if kept is not attributes:
+                message = {**message, "attributes": kept}
         return self._validate(message)
 
     def _kept_attributes(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        """A canonical event's attributes without personal or unlisted extra ones."""
-        declared = Attributes.model_fields
+        """A canonical event's attributes without personal or unlisted extra ones (the given
+        dict itself when all are kept)."""
+        extra = self.extra_attributes
         kept: dict[str, Any] = {}
+        dropped = False
         for name, value in attributes.items():
-            if not isinstance(name, str) or looks_personal(name):
-                continue
-            if name not in declared and (
-                (value is not None and not isinstance(value, _SCALARS))
-                or name not in self.extra_attributes
+            verdict = _VERDICTS.get((name, extra), _UNKNOWN)
+            if verdict is _UNKNOWN:
+                verdict = _verdict(name, extra)
+                if len(_VERDICTS) < _VERDICTS_KEPT:
+                    _VERDICTS[name, extra] = verdict
+            if verdict is False or (
+                verdict is None and value is not None and not isinstance(value, _SCALARS)
             ):
+                dropped = True
                 continue
             kept[name] = value
-        return kept
+        return kept if dropped else attributes
 
     def _validate(self, data: dict[str, Any]) -> LifecycleEvent:
         try:

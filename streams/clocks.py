@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import faust
 import structlog
@@ -39,12 +40,13 @@ from sla.events import LifecycleEvent
 from sla.records import BreachRecord, OutcomeRecord, WarningRecord
 from streams import batches, deliveries
 from streams.case_row import CaseRow, decode_row
-from streams.codec import DueCommand
+from streams.codec import DueCommand, key_bytes
 from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
 from streams.errors import DEFAULT as DEFAULT_ERRORS
 from streams.errors import Failed, SendFailed
 from streams.ingest import SourceIntake, partition_of
 from streams.metrics import Children, Metrics, label
+from streams.outbox import Outbox
 from streams.positions import ConsumerOffsets, fetch_highwater, positions
 from streams.processor import CaseProcessor, LogContext, SourceDecoder
 from streams.rows import TableRows
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 log = structlog.get_logger("slawatch.clocks")
+
+R = TypeVar("R")
 
 #: Breaches of one batch logged a line each; the batch's breaches past these are summed up in
 #: one ``sla_breaches_summarized`` line. A deadline storm (100,000 cases due in one second)
@@ -148,16 +152,27 @@ def _breach_ids(rec: BreachRecord) -> dict[str, str | int]:
 
 
 class EffectSink:
-    """Carries out the engine's effects: topic sends, counters, log lines for breaches.
+    """Carries out the engine's effects: records staged in the processor's outbox, counters,
+    log lines for breaches.
+
+    A case's records go to its own partition of each record topic: every worker topic has the
+    partition count of ``slawatch.events`` (checked at start), and a case is processed in the
+    partition its id hashes to (keyed sources are checked, and a misplaced event is re-keyed),
+    which is where the producer's partitioner would put a record keyed by that id.
 
     Each breach gets a warning line, up to :data:`BREACH_LINES_PER_BATCH` in a batch; the rest
     of the batch's breaches get one summary line when the batch ends (:meth:`end_batch`).
     """
 
     def __init__(
-        self, topics: WorkerTopics, metrics: Metrics, lines: int = BREACH_LINES_PER_BATCH
+        self,
+        topics: WorkerTopics,
+        metrics: Metrics,
+        outbox: Outbox,
+        lines: int = BREACH_LINES_PER_BATCH,
     ) -> None:
         self._topics = topics
+        self._outbox = outbox
         self._lines = lines
         self._logged = 0
         self._unlogged: Counter[str] = Counter()
@@ -170,8 +185,9 @@ class EffectSink:
         self._outcomes = Children(metrics.outcomes)
         self._time_to_stop = Children(metrics.time_to_stop)
 
-    async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None:
-        """Carry out ``effects`` in order; ``ctx`` (topic, partition, offset) goes in logs."""
+    async def emit(self, effects: Iterable[Effect], ctx: LogContext, partition: int) -> None:
+        """Carry out ``effects`` in order; ``ctx`` (topic, partition, offset) goes in logs,
+        records go to ``partition`` (the case's)."""
         for effect in effects:
             if isinstance(effect, EventIgnored):
                 self._ignored(effect.reason).inc()
@@ -179,20 +195,23 @@ class EffectSink:
                 ref = effect.ref
                 self._started(ref.clock, label(ref.team), label(ref.region)).inc()
             elif isinstance(effect, WarningDue):
-                await self._warning(effect.record)
+                self._warning(effect.record, partition)
             elif isinstance(effect, Breached):
-                await self._breach(effect.record, ctx)
+                self._breach(effect.record, ctx, partition)
             elif isinstance(effect, BreachRetracted):
-                await self._retraction(effect.record, ctx)
+                self._retraction(effect.record, ctx, partition)
             elif isinstance(effect, ClockEnded):
-                await self._outcome(effect.record)
+                self._outcome(effect.record, partition)
 
-    async def _warning(self, rec: WarningRecord) -> None:
-        await self._topics.warnings.send(rec, key=rec.case_id)
+    def _stage(self, topic: WireTopic[R], record: R, case_id: str, partition: int) -> None:
+        self._outbox.stage(topic.name, partition, key_bytes(case_id), topic.codec.encode(record))
+
+    def _warning(self, rec: WarningRecord, partition: int) -> None:
+        self._stage(self._topics.warnings, rec, rec.case_id, partition)
         self._warnings(rec.clock, label(rec.team), label(rec.region), f"{rec.threshold:g}").inc()
 
-    async def _breach(self, rec: BreachRecord, ctx: LogContext) -> None:
-        await self._topics.breaches.send(rec, key=rec.case_id)
+    def _breach(self, rec: BreachRecord, ctx: LogContext, partition: int) -> None:
+        self._stage(self._topics.breaches, rec, rec.case_id, partition)
         team, region = label(rec.team), label(rec.region)
         self._breaches(rec.clock, team, region, rec.standard).inc()
         self._results(rec.clock, team, region, rec.standard, "breached").inc()
@@ -230,15 +249,15 @@ class EffectSink:
         self._unlogged.clear()
         self._unlogged_lateness = 0.0
 
-    async def _retraction(self, rec: BreachRecord, ctx: LogContext) -> None:
-        await self._topics.breaches.send(rec, key=rec.case_id)
+    def _retraction(self, rec: BreachRecord, ctx: LogContext, partition: int) -> None:
+        self._stage(self._topics.breaches, rec, rec.case_id, partition)
         self._results(
             rec.clock, label(rec.team), label(rec.region), rec.standard, "retracted"
         ).inc()
         log.info("sla_breach_retracted", **_breach_ids(rec), **ctx)
 
-    async def _outcome(self, rec: OutcomeRecord) -> None:
-        await self._topics.outcomes.send(rec, key=rec.case_id)
+    def _outcome(self, rec: OutcomeRecord, partition: int) -> None:
+        self._stage(self._topics.outcomes, rec, rec.case_id, partition)
         team, region = label(rec.team), label(rec.region)
         self._outcomes(rec.clock, team, region, rec.outcome).inc()
         if rec.outcome == "met":
@@ -435,20 +454,7 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
     """
     app, settings, metrics, index = rt.app, rt.settings, rt.metrics, rt.index
     gauges = OpenClockGauges(metrics)
-    processor = CaseProcessor(
-        engine=rt.engine,
-        rows=TableRows(rt.cases),
-        index=index,
-        effects=EffectSink(rt.topics, metrics),
-        interrupted=lambda: not app.flow_control.is_active(),
-        due_topic=rt.topics.due.name,
-        sources=dict.fromkeys(rt.keyed_sources, _keyed_reader(rt, intake)),
-        dead_letter=intake.dead_letter,
-        on_write=gauges.change,
-        on_revive=metrics.cases_revived.inc,
-        errors=rt.errors,
-        confirm_records=partial(flush_producer, app),
-    )
+    processor = build_processor(rt, intake, gauges)
     channel = raw_topic(
         app,
         rt.topics.events.name,
@@ -508,6 +514,30 @@ def register(rt: Runtime, intake: SourceIntake) -> CaseProcessor:
 
     app.task(consumer_lag)
     return processor
+
+
+def build_processor(
+    rt: Runtime, intake: SourceIntake, gauges: OpenClockGauges, outbox: Outbox | None = None
+) -> CaseProcessor:
+    """The clock agent's processor: the live engine, the ``cases`` rows, the worker's record
+    topics through one outbox (``outbox``: another one, e.g. a benchmark's), ``gauges``."""
+    app = rt.app
+    outbox = outbox if outbox is not None else Outbox(app)
+    return CaseProcessor(
+        engine=rt.engine,
+        rows=TableRows(rt.cases, outbox),
+        index=rt.index,
+        effects=EffectSink(rt.topics, rt.metrics, outbox),
+        interrupted=lambda: not app.flow_control.is_active(),
+        due_topic=rt.topics.due.name,
+        sources=dict.fromkeys(rt.keyed_sources, _keyed_reader(rt, intake)),
+        dead_letter=intake.dead_letter,
+        on_write=gauges.change,
+        on_revive=rt.metrics.cases_revived.inc,
+        errors=rt.errors,
+        confirm_records=partial(flush_producer, app),
+        outbox=outbox,
+    )
 
 
 def _keyed_reader(rt: Runtime, intake: SourceIntake) -> SourceDecoder:

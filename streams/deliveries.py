@@ -40,8 +40,10 @@ __all__ = [
     "exempt",
     "failure",
     "install",
+    "note",
     "on_refusal",
     "stopping",
+    "watch",
 ]
 
 log = structlog.get_logger("slawatch.deliveries")
@@ -123,12 +125,17 @@ def failure(app: Any) -> BaseException | None:
     return guard.failure
 
 
-def _watch(app: Any, topic: str, future: asyncio.Future[Any]) -> None:
+def watch(app: Any, topic: str, future: asyncio.Future[Any]) -> None:
+    """Watch ``future``, a record's (or a batch of records') answer, as every record sent."""
     guard = _guard(app)
     guard.pending[future] = topic
     future.add_done_callback(lambda done: _answered(app, done))
+
+
+def note(future: asyncio.Future[Any]) -> None:
+    """Give ``future`` to the code collecting what it sends (:class:`collect`), if any."""
     sent = _collector.get()
-    if sent is not None:
+    if sent is not None and (not sent or sent[-1] is not future):
         sent.append(future)
 
 
@@ -189,7 +196,8 @@ def install() -> None:
     async def send(self: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
         future = await original_send(self, topic, *args, **kwargs)
         if isinstance(future, asyncio.Future):
-            _watch(self.app, topic, future)
+            watch(self.app, topic, future)
+            note(future)
         return future
 
     async def _commit(self: Any, offsets: Any) -> bool:

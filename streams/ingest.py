@@ -17,14 +17,14 @@ import time
 from datetime import UTC, datetime
 
 import structlog
-from aiokafka.partitioner import murmur2
 from faust.types import EventT, Message, StreamT
 from prometheus_client import Counter, Gauge
 
 from sla.events import LifecycleEvent
 from sources.mapping import EventSkipped, MappingError, TimeWindow
-from streams.codec import DEAD_LETTERS, DeadLetter, key_bytes
+from streams.codec import DEAD_LETTERS, DeadLetter
 from streams.errors import Failed
+from streams.partitioner import partition_of
 from streams.runtime import Runtime, SourceMapping
 from streams.wire import raw_topic
 
@@ -49,16 +49,6 @@ def deadletter_value(
         reason, detail, topic, partition, offset, key, value, at or datetime.now(UTC)
     )
     return DEAD_LETTERS.encode(letter)
-
-
-def partition_of(case_id: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives a message keyed by ``case_id``.
-
-    Example:
-        >>> partition_of("C-1", 4) == partition_of("C-1", 4)
-        True
-    """
-    return (int(murmur2(key_bytes(case_id))) & 0x7FFFFFFF) % partitions
 
 
 class SourceIntake:

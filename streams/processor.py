@@ -48,6 +48,7 @@ from streams.case_row import CaseRow, decode_row, encode_row
 from streams.codec import DUE_COMMANDS, EVENTS
 from streams.deadlines import DeadlineIndex
 from streams.errors import ErrorPolicy, Failed, SendFailed
+from streams.outbox import Outbox
 from streams.rows import Rows
 
 __all__ = [
@@ -74,6 +75,11 @@ LIVE_STATES = 4_096
 #: handed to the producer rarely suspend, so without it a batch never yields.
 YIELD_EVERY = 64
 
+#: Records staged in the outbox that are sent at the next yield instead of the batch's end: a
+#: timer command naming thousands of cases does not hold back its first breaches (or their
+#: memory) until the last is decided. About a full produce batch of a partition.
+SEND_STAGED_AT = 1_024
+
 #: How long the cycle numbering of a case retention forgot is kept (a row of ~100 bytes), so
 #: an event for it after that starts cycle numbers where they were, not at 1 (outcome ids are
 #: case/clock/cycle and must not repeat). After it the case starts afresh, with a warning.
@@ -95,7 +101,8 @@ LogContext = dict[str, str | int]
 class EffectHandler(Protocol):
     """Carries out the engine's effects for one message (records, counters, log lines)."""
 
-    async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None: ...
+    async def emit(self, effects: Iterable[Effect], ctx: LogContext, partition: int) -> None:
+        """Carry out one message's effects on a case of ``partition``; ``ctx`` is for logs."""
 
     def end_batch(self) -> None:
         """The batch's effects are all out (a summary log line may follow)."""
@@ -165,6 +172,9 @@ class CaseProcessor:
         errors: the error policy.
         undo_refusals: keep, until the broker confirms each record, what puts its case back
             (:meth:`undo_refused`); off for the shadow, whose refused records stop nothing.
+        outbox: where records and changelog records are staged during a batch (by ``effects``
+            and ``rows``, which are given the same outbox); sent after the batch's messages,
+            and again after its rows. None: they send their records themselves.
         confirm_records: waits until the broker has answered every record handed to the
             producer so far (the producer's flush); awaited before a batch that sent records
             writes its rows. Handed over first is not enough: records of different
@@ -191,6 +201,7 @@ class CaseProcessor:
         errors: ErrorPolicy | None = None,
         undo_refusals: bool = True,
         confirm_records: Callable[[], Awaitable[object]] | None = None,
+        outbox: Outbox | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -206,6 +217,7 @@ class CaseProcessor:
         self._errors = errors or ErrorPolicy()
         self._now = now
         self._confirm_records = confirm_records
+        self._outbox = outbox
         #: The batch being processed has handed records to the producer.
         self._sent_records = False
         # least recently written first: an OrderedDict pops its oldest entry in O(1), where a
@@ -231,6 +243,7 @@ class CaseProcessor:
             if self._interrupted():
                 break
             if done and done % YIELD_EVERY == 0:
+                await self._send_staged(batch[done - 1].message, SEND_STAGED_AT)
                 await asyncio.sleep(0)
             with _under(event):  # table reads go straight to the message's partition
                 if event.message.topic == self._due_topic:
@@ -238,13 +251,24 @@ class CaseProcessor:
                 else:
                     await self._lifecycle(event, touched, now)
             done += 1
+        last = batch[done - 1].message if done else None
+        await self._send_staged(last)
         if self._sent_records and self._confirm_records is not None:
             await self._confirm_records()  # the records are in the log before their rows
         await self._store(touched)
+        await self._send_staged(last)
         self._effects.end_batch()
         if self._unconfirmed is not None:
             self._unconfirmed.prune()
         return done
+
+    async def _send_staged(self, message: Message | None, at_least: int = 1) -> None:
+        """Send what is staged in the outbox, if ``at_least`` records are (``message``: the
+        last one processed, for the error's log line)."""
+        outbox = self._outbox
+        if outbox is None or message is None or outbox.staged < at_least:
+            return
+        await self._errors.send(outbox.send, _ctx(message))
 
     async def process_messages(self, messages: Sequence[Message]) -> int:
         """:meth:`process` for bare messages (a fetch, :mod:`streams.batches`)."""
@@ -301,6 +325,7 @@ class CaseProcessor:
             return
         for n, case_id in enumerate(command.case_ids, 1):
             if n % YIELD_EVERY == 0:
+                await self._send_staged(message, SEND_STAGED_AT)
                 await asyncio.sleep(0)
             case = self._case(case_id, message.partition, touched)
             if case.state is None:
@@ -389,6 +414,8 @@ class CaseProcessor:
                     await self.rows.delete(partition, undo.case_id)
             self._live.pop(undo.case_id, None)
             log.warning("case_row_put_back", case_id=undo.case_id, **_ctx(undo.event.message))
+        if self._outbox is not None:
+            await self._outbox.send()
         return len(undone)
 
     def _remember(
@@ -417,10 +444,14 @@ class CaseProcessor:
                 self._sent_records = any(isinstance(e, RECORD_EFFECTS) for e in step.effects)
             ctx = _ctx(event.message)
             if self._unconfirmed is None:
-                await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
+                await self._errors.send(
+                    lambda: self._effects.emit(step.effects, ctx, case.partition), ctx
+                )
             else:
                 with deliveries.collect() as sent:
-                    await self._errors.send(lambda: self._effects.emit(step.effects, ctx), ctx)
+                    await self._errors.send(
+                        lambda: self._effects.emit(step.effects, ctx, case.partition), ctx
+                    )
                 self._unconfirmed.track(sent, _Undo(case.case_id, case.stored, event))
         if keep:
             return  # a forgotten case's marker stays as it is

@@ -13,7 +13,8 @@ did, with less:
 * its changelog record goes straight to the producer, keyed and valued in the bytes Faust
   writes (the table's key serializer, raw value bytes), so a changelog written by either form
   is recovered by the other; the delivery guard (:mod:`streams.deliveries`) watches it as it
-  watched Faust's;
+  watched Faust's. Given an :class:`~streams.outbox.Outbox`, the record is staged there
+  instead, and leaves with the other records of its partition when the outbox is sent;
 * the store's persisted offset (where a restart on the same disk resumes the changelog) is
   written once per partition per answer from the broker, not once per record.
 
@@ -32,6 +33,8 @@ from typing import Any, Protocol
 from faust.serializers import codecs
 from faust.stores import memory, rocksdb
 from faust.types import TP, ProducerT, TableT
+
+from streams.outbox import Outbox
 
 __all__ = ["Rows", "TableRows"]
 
@@ -54,8 +57,11 @@ class TableRows:
     """:class:`Rows` of a Faust table of ``str`` keys and ``bytes`` values; see the module
     docstring."""
 
-    def __init__(self, table: TableT[str, bytes]) -> None:
+    def __init__(self, table: TableT[str, bytes], outbox: Outbox | None = None) -> None:
         self.table = table
+        self._outbox = outbox
+        #: Staged changelog futures (one per partition and send) with :meth:`_on_answer` on.
+        self._hooked: set[asyncio.Future[Any]] = set()
         self._producer: ProducerT | None = None
         #: Changelog partition -> the highest offset answered and not yet persisted.
         self._answered: dict[int, int] = {}
@@ -101,6 +107,13 @@ class TableRows:
         await self._send(partition, key, None)
 
     async def _send(self, partition: int, key: str, value: bytes | None) -> None:
+        outbox = self._outbox
+        if outbox is not None:
+            staged = outbox.stage(self._changelog, partition, self._key_bytes(key), value)
+            if staged not in self._hooked:
+                self._hooked.add(staged)
+                staged.add_done_callback(self._on_answer)
+            return
         producer = self._producer
         if producer is None:
             producer = self._producer = await self.table.app.maybe_start_producer()
@@ -110,9 +123,12 @@ class TableRows:
         record.add_done_callback(self._on_answer)
 
     def _on_answer(self, record: asyncio.Future[Any]) -> None:
+        self._hooked.discard(record)
         if record.cancelled() or record.exception() is not None:
             return  # refused: the delivery guard stops the worker (streams/deliveries.py)
         metadata = record.result()
+        if metadata is None:
+            return  # no acknowledgement asked for (acks=0): no offset to keep
         answered = self._answered
         if metadata.offset > answered.get(metadata.partition, -1):
             answered[metadata.partition] = metadata.offset

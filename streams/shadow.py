@@ -43,12 +43,13 @@ from sla.records import OutcomeRecord
 from sources.mapping import TimeWindow
 from streams import deliveries
 from streams.clocks import CaseAgent, flush_producer, register_case_agent, scan_rows
-from streams.codec import DUE_COMMANDS
+from streams.codec import DUE_COMMANDS, key_bytes
 from streams.deadlines import DeadlineIndex
 from streams.errors import Failed
 from streams.ingest import partition_of
 from streams.label_values import LabelValues, bound_metrics
 from streams.metrics import label
+from streams.outbox import Outbox
 from streams.processor import CaseProcessor, LogContext, SourceDecoder
 from streams.rows import TableRows
 from streams.runtime import (
@@ -125,15 +126,21 @@ class ShadowEffects:
     Nothing else: no warning or breach record, so no alert ever comes from a candidate policy.
     """
 
-    def __init__(self, outcomes: WireTopic[OutcomeRecord], metrics: ShadowMetrics) -> None:
+    def __init__(
+        self, outcomes: WireTopic[OutcomeRecord], metrics: ShadowMetrics, outbox: Outbox
+    ) -> None:
         self._outcomes = outcomes
         self._metrics = metrics
+        self._outbox = outbox
 
-    async def emit(self, effects: Iterable[Effect], ctx: LogContext) -> None:
-        """Send the outcomes among ``effects`` and count what the candidate decided."""
+    async def emit(self, effects: Iterable[Effect], ctx: LogContext, partition: int) -> None:
+        """Stage the outcomes among ``effects`` (to the case's ``partition``) and count what
+        the candidate decided."""
         effects = list(effects)
+        topic = self._outcomes
         for record in outcomes_of(effects):
-            await self._outcomes.send(record, key=record.case_id)
+            value = topic.codec.encode(record)
+            self._outbox.stage(topic.name, partition, key_bytes(record.case_id), value)
         self._metrics.count(effects)
 
     def end_batch(self) -> None:
@@ -210,11 +217,12 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
     async def pass_over(message: Message, reason: str, detail: str) -> None:
         log.error("shadow_message_failed", reason=reason, topic=message.topic)
 
+    outbox = Outbox(app)
     processor = CaseProcessor(
         engine=engine,
-        rows=TableRows(table),
+        rows=TableRows(table, outbox),
         index=index,
-        effects=ShadowEffects(outcomes, metrics),
+        effects=ShadowEffects(outcomes, metrics, outbox),
         interrupted=lambda: not app.flow_control.is_active(),
         due_topic=SHADOW_DUE_TOPIC,
         sources=dict.fromkeys(rt.keyed_sources, _quiet_decoder(rt)),
@@ -222,6 +230,7 @@ def register(rt: Runtime, policy: PolicySpec) -> Shadow:
         errors=rt.errors,
         undo_refusals=False,  # its topics are exempt: a refusal stops nothing, nothing to undo
         confirm_records=partial(flush_producer, app),
+        outbox=outbox,
     )
     # a candidate policy never stops the live worker, not even when the broker refuses its records
     deliveries.exempt(

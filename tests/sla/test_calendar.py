@@ -422,3 +422,79 @@ class TestProperties:
         found = calendar.next_working_instant(when)
         assert calendar.is_working_time(found)
         assert timedelta(0) == calendar.between(when, found)
+
+    @calendars
+    @bounded
+    @given(
+        start=instants,
+        amounts=st.lists(st.one_of(st.just(timedelta(0)), durations), min_size=1, max_size=5),
+    )
+    def test_add_each_is_add_of_each(
+        self, calendar: WorkingCalendar, start: datetime, amounts: list[timedelta]
+    ) -> None:
+        """One walk for several amounts gives what one ``add`` per amount gives, in order."""
+        amounts.sort()
+        assert [calendar.add(start, a) for a in amounts] == calendar.add_each(start, amounts)
+
+    def test_add_each_refuses_what_add_refuses_and_disorder(self) -> None:
+        start = sh(2026, 3, 6, 15)
+        with pytest.raises(ValueError, match="negative"):
+            OFFICE.add_each(start, [timedelta(hours=-1), timedelta(hours=1)])
+        with pytest.raises(ValueError, match="must ascend"):
+            OFFICE.add_each(start, [timedelta(hours=2), timedelta(hours=1)])
+        with pytest.raises(ValueError, match="no time zone"):
+            OFFICE.add_each(datetime(2026, 3, 6, 15), [timedelta(0)])
+
+
+#: Zones far from UTC either way, at quarter hours, with DST at midnight or at 24:00 (Chile
+#: and Cuba turn their clocks around midnight), and with a half-hour DST step (Lord Howe).
+ODD_ZONES = [
+    "Asia/Shanghai",
+    "Europe/Berlin",
+    "America/Santiago",
+    "America/Havana",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+]
+
+
+class TestLocalDate:
+    """The calendar finds an instant's local date from the local midnights it keeps."""
+
+    @pytest.mark.parametrize("name", ODD_ZONES)
+    @settings(max_examples=300, deadline=None)
+    @given(
+        instant=st.datetimes(
+            min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+        )
+    )
+    def test_as_the_zone_says(self, name: str, instant: datetime) -> None:
+        calendar = WorkingCalendar(CalendarSpec(timezone=name, holidays="none"), name)
+        local = instant.astimezone(zone(name)).date()
+        assert local.toordinal() == calendar._local_ordinal(instant)
+
+    @pytest.mark.parametrize("name", ODD_ZONES)
+    def test_around_every_change_of_2026(self, name: str) -> None:
+        """Each second around each of the zone's clock changes in 2026 (and each midnight)."""
+        calendar = WorkingCalendar(CalendarSpec(timezone=name, holidays="none"), name)
+        tz = zone(name)
+        hour = datetime(2026, 1, 1, tzinfo=UTC)
+        changes = []
+        while hour.year == 2026:
+            after = hour + timedelta(hours=1)
+            if hour.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset():
+                changes.append(hour)
+            hour = after
+        assert changes or name in (
+            "Asia/Shanghai",
+            "Pacific/Kiritimati",
+            "Asia/Kathmandu",
+            "Pacific/Pago_Pago",
+        )
+        for change in changes:
+            for second in range(0, 2 * 3600, 7):
+                instant = change + timedelta(seconds=second)
+                expected = instant.astimezone(tz).date().toordinal()
+                assert expected == calendar._local_ordinal(instant), instant

@@ -1,9 +1,9 @@
 """The clock agent in process: Faust's agent test context feeds it messages; no broker.
 
-The worker's own ``create_app`` builds the app; the agent's topics and the table's changelog
-are replaced by recorders, so what the agent sends (records, timer commands) and writes (the
-``cases`` table) is checked directly. The real worker against the real broker is tested in
-test_worker.py.
+The worker's own ``create_app`` builds the app; the producer behind the agent's outbox and the
+other topics it sends to are replaced by recorders, so what the agent sends (records, timer
+commands, changelog records) and writes (the ``cases`` table) is checked directly. The real
+worker against the real broker is tested in test_worker.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sla.records import BreachRecord, OutcomeRecord
 from streams.app import create_app
 from streams.case_row import decode_row
 from streams.codec import EVENTS, encode_due
-from streams.rows import TableRows
+from streams.outbox import Outbox, _Bundle
 from streams.runtime import Runtime
 from streams.settings import Settings
 from streams.wire import WireTopic
@@ -49,19 +49,34 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime
     yield create_app(settings, policy=POLICY, mappings={})
 
 
-ChangelogRecords = list[tuple[int, str, bytes | None]]
+class Handed:
+    """Stands in for the producer behind every outbox: keeps the records handed over, per
+    topic, as (key, value, partition), and answers them; refuses the ``refused`` topics."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[tuple[bytes | None, bytes | None, int]]] = {}
+        self.refused: set[str] = set()
+
+    async def client(self) -> None:
+        return None
+
+    async def hand_over(self, client: None, bundle: _Bundle) -> None:
+        if bundle.topic in self.refused:
+            raise ConnectionError("the broker refused the write")
+        kept = self.records.setdefault(bundle.topic, [])
+        kept.extend((key, value, bundle.partition) for key, value in bundle.records)
+        bundle.handed = len(bundle.records)
+        bundle.future.set_result(None)  # no broker here: no metadata
 
 
 @pytest.fixture(autouse=True)
-def changelog(monkeypatch: pytest.MonkeyPatch) -> ChangelogRecords:
-    """The changelog records of every table write, (partition, key, value): no broker here."""
-    records: ChangelogRecords = []
-
-    async def send(rows: TableRows, partition: int, key: str, value: bytes | None) -> None:
-        records.append((partition, key, value))
-
-    monkeypatch.setattr(TableRows, "_send", send)
-    return records
+def handed(monkeypatch: pytest.MonkeyPatch) -> Handed:
+    """What every outbox hands over: no broker here (bound methods of ``handed``, set on the
+    class: every outbox calls them without itself)."""
+    handed = Handed()
+    monkeypatch.setattr(Outbox, "_client", handed.client)
+    monkeypatch.setattr(Outbox, "_hand_over", handed.hand_over)
+    return handed
 
 
 def recorder(monkeypatch: pytest.MonkeyPatch, topic: WireTopic[Any]) -> Sent:
@@ -115,13 +130,13 @@ def in_agent(runtime: Runtime, steps: Steps) -> None:
 
 class TestClockAgent:
     @pytest.fixture(autouse=True)
-    def _recorders(
-        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, changelog: ChangelogRecords
-    ) -> None:
-        self.breaches = recorder(monkeypatch, runtime.topics.breaches)
-        self.outcomes = recorder(monkeypatch, runtime.topics.outcomes)
+    def _recorders(self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, handed: Handed) -> None:
+        self.handed = handed
         self.dead = recorder(monkeypatch, runtime.topics.deadletter)
-        self.changelog = changelog
+        self.changelog_topic = runtime.cases.changelog_topic.get_topic_name()
+
+    def sent(self, topic: str) -> list[tuple[bytes | None, bytes | None, int]]:
+        return self.handed.records.get(topic, [])
 
     def test_a_start_and_a_stop_make_an_outcome(self, runtime: Runtime) -> None:
         """A start then a stop of one case: one ``met`` outcome keyed by the case id."""
@@ -133,9 +148,9 @@ class TestClockAgent:
             await put(agent, events, event("C-1", "complaint_acknowledged", now), b"C-1", 1)
 
         in_agent(runtime, steps)
-        assert [(b"C-1", "met")] == [
-            (key, OutcomeRecord.model_validate_json(value).outcome)
-            for key, value, _ in self.outcomes.records
+        assert [(b"C-1", "met", 1)] == [
+            (key, OutcomeRecord.model_validate_json(value or b"").outcome, partition)
+            for key, value, partition in self.sent(runtime.topics.outcomes.name)
         ]
 
     def test_the_case_row_is_stored_with_its_partition_and_deadline(self, runtime: Runtime) -> None:
@@ -152,7 +167,8 @@ class TestClockAgent:
         assert (3, ["first_response"]) == (row["p"], row["open"])
         assert (now + timedelta(hours=1)).timestamp() == pytest.approx(row["due"])
         assert row["due"] == runtime.index.due_of("C-2")
-        assert [(3, "C-2", runtime.cases.get("C-2"))] == self.changelog  # its changelog record
+        changelog = self.sent(self.changelog_topic)  # its key as the table writes keys (JSON)
+        assert [(b'"C-2"', runtime.cases.get("C-2"), 3)] == changelog
 
     def test_a_due_command_advances_the_case(self, runtime: Runtime) -> None:
         """A timer command for a case whose breach was sent sends nothing more."""
@@ -164,13 +180,16 @@ class TestClockAgent:
 
         async def steps(agent: Any) -> None:
             await put(agent, topics.events.name, late_start, b"C-3", 0)
-            breaches_before_command.append(len(self.breaches.records))
+            breaches_before_command.append(len(self.sent(topics.breaches.name)))
             await put(agent, topics.due.name, command, None, 0)
 
         in_agent(runtime, steps)
         assert ([1], ["C-3"]) == (
             breaches_before_command,
-            [BreachRecord.model_validate_json(v).case_id for _, v, _ in self.breaches.records],
+            [
+                BreachRecord.model_validate_json(v or b"").case_id
+                for _, v, _ in self.sent(topics.breaches.name)
+            ],
         )
 
     def test_a_message_that_is_not_an_event_is_dead_lettered(self, runtime: Runtime) -> None:
@@ -193,21 +212,14 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
         await asyncio.sleep(0.05)
 
 
-class Refusing(Sent):
-    """A topic whose broker refuses every write."""
-
-    async def __call__(self, **kwargs: Any) -> None:
-        raise ConnectionError("the broker refused the write")
-
-
 class TestRefusedWrites:
     def test_the_worker_stops_and_the_event_stays_unprocessed(
-        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, handed: Handed
     ) -> None:
         """A stop whose outcome the broker refuses: after the retries the app is crashed (its
         supervisor restarts it from the committed offset) and the table still holds the open
         clock, so the event is processed again; nothing is dropped and counted only."""
-        monkeypatch.setattr(runtime.topics.outcomes, "publish", Refusing())
+        handed.refused.add(runtime.topics.outcomes.name)
         crashed: list[BaseException] = []
 
         async def crash(reason: BaseException) -> None:

@@ -1,7 +1,7 @@
 """What the clock agent's effects become: breach records, counters and the breach log lines.
 
 The sink is driven as the processor drives it (``emit`` per message, ``end_batch`` per batch);
-the topics are stand-ins that keep what they were sent. The agent against the real broker is
+the outbox is a stand-in that keeps what was staged. The agent against the real broker is
 tested in test_agents_clock.py and test_operability.py.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
@@ -18,24 +18,31 @@ from sla.effects import Breached
 from sla.records import BreachRecord, breach_id
 from streams.clocks import EffectSink
 from streams.metrics import Metrics
-from streams.wire import WorkerTopics
+from streams.outbox import Outbox
+from streams.wire import BREACHES, WorkerTopics
 
 DEADLINE = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
-class Sent:
-    """A topic that keeps what it was sent."""
+class Staged:
+    """An outbox that keeps what was staged: (topic, partition, key, value)."""
 
     def __init__(self) -> None:
-        self.records: list[Any] = []
+        self.records: list[tuple[str, int, bytes | None, bytes | None]] = []
 
-    async def send(self, value: Any, *, key: str | None = None) -> None:
-        self.records.append(value)
+    def stage(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        self.records.append((topic, partition, key, value))
+
+
+class Breaches:
+    name = "sla.breaches"
+    codec = BREACHES
 
 
 class Topics:
     def __init__(self) -> None:
-        self.breaches = Sent()
+        self.breaches = Breaches()
+        self.outbox = Staged()
 
 
 def breached(n: int, clock: str = "first_response", late: float = 1.0) -> Breached:
@@ -62,14 +69,19 @@ def breached(n: int, clock: str = "first_response", late: float = 1.0) -> Breach
 def run_batch(sink: EffectSink, effects: list[Breached]) -> None:
     async def batch() -> None:
         for n, effect in enumerate(effects):
-            await sink.emit([effect], {"topic": "slawatch.due", "partition": 0, "offset": n})
+            await sink.emit([effect], {"topic": "slawatch.due", "partition": 3, "offset": n}, 3)
         sink.end_batch()
 
     asyncio.run(batch())
 
 
 def sink(topics: Topics, lines: int) -> EffectSink:
-    return EffectSink(cast(WorkerTopics, topics), Metrics(CollectorRegistry()), lines=lines)
+    return EffectSink(
+        cast(WorkerTopics, topics),
+        Metrics(CollectorRegistry()),
+        cast(Outbox, topics.outbox),
+        lines=lines,
+    )
 
 
 class TestBreachLines:
@@ -82,7 +94,14 @@ class TestBreachLines:
         assert [("sla_breach", "C-1", "warning"), ("sla_breach", "C-2", "warning")] == [
             (e["event"], e.get("case_id"), e["log_level"]) for e in logs
         ]
-        assert 2 == len(topics.breaches.records)
+        assert [
+            ("sla.breaches", 3, b"C-1", "C-1"),
+            ("sla.breaches", 3, b"C-2", "C-2"),
+        ] == [
+            (topic, partition, key, BREACHES.decode(value).case_id)
+            for topic, partition, key, value in topics.outbox.records
+            if value is not None
+        ]
 
     def test_a_storm_logs_the_first_breaches_and_sums_up_the_rest(self) -> None:
         """Past the limit, every breach is still sent; the rest of the batch is one line."""
@@ -93,7 +112,7 @@ class TestBreachLines:
 
         singly = [e["case_id"] for e in logs if e["event"] == "sla_breach"]
         summary = [e for e in logs if e["event"] == "sla_breaches_summarized"]
-        assert (["C-0", "C-1"], 6) == (singly, len(topics.breaches.records))
+        assert (["C-0", "C-1"], 6) == (singly, len(topics.outbox.records))
         assert [
             {
                 "breaches": 4,

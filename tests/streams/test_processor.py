@@ -102,7 +102,7 @@ class Effects:
     #: How many effects had been sent when each batch ended.
     batch_ends: list[int] = field(default_factory=list)
 
-    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+    async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any], partition: int) -> None:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("broker refused the write")
@@ -235,11 +235,13 @@ class TestErrorPolicy:
         seen_open: list[list[str]] = []
 
         class Watching(Effects):
-            async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+            async def emit(
+                self, effects: Iterable[Effect], ctx: dict[str, Any], partition: int
+            ) -> None:
                 for effect in effects:
                     if isinstance(effect, ClockEnded):
                         seen_open.append(row(table, "C-5")["open"])
-                await super().emit(effects, ctx)
+                await super().emit(effects, ctx, partition)
 
         proc = processor(table, Watching(), dead)
         asyncio.run(proc.process([lifecycle("C-5", "complaint_registered", 0, 1)]))
@@ -414,9 +416,11 @@ class TestCollectionsWait:
         seen: list[bool] = []
 
         class Watching(Effects):
-            async def emit(self, effects: Iterable[Effect], ctx: dict[str, Any]) -> None:
+            async def emit(
+                self, effects: Iterable[Effect], ctx: dict[str, Any], partition: int
+            ) -> None:
                 seen.append(gc.isenabled())
-                await super().emit(effects, ctx)
+                await super().emit(effects, ctx, partition)
 
         assert gc.isenabled()
         proc = processor(Table(), Watching(), [])

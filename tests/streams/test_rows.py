@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import pytest
 from aiokafka import AIOKafkaConsumer
 from faust.streams import _current_event
 from faust.types import TP, Message
 
 from streams.admin import ensure_topics
 from streams.broker import TansuBroker
+from streams.outbox import Outbox
 from streams.rows import TableRows
 
 PARTITIONS = 2
@@ -62,7 +64,7 @@ async def changelog(bootstrap: str, topic: str, n: int) -> list[tuple[int, bytes
     return [(partition, key, value) for partition, _, key, value in sorted(records)]
 
 
-async def scenario(bootstrap: str, datadir: Path) -> dict[str, Any]:
+async def scenario(bootstrap: str, datadir: Path, staged: bool) -> dict[str, Any]:
     app = faust.App(
         f"rows-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{bootstrap}",
@@ -72,12 +74,15 @@ async def scenario(bootstrap: str, datadir: Path) -> dict[str, Any]:
     table = app.Table("cases", default=None, partitions=PARTITIONS, key_type=str, value_type=bytes)
     topic = table.changelog_topic.get_topic_name()
     ensure_topics(bootstrap, {topic: PARTITIONS})
-    rows = TableRows(table)
+    outbox = Outbox(app) if staged else None
+    rows = TableRows(table, outbox)
     try:
         await write(rows, 0, "C-1", b'{"p":0}')
         await write(rows, 0, "案-2", b'{"p":0,"x":1}')
         await write(rows, 1, "C-3", b'{"p":1}')
         await write(rows, 0, "C-1", None)
+        if outbox is not None:
+            await outbox.send()
         await app.producer.flush()
         await asyncio.sleep(0)  # the persisting callback runs on the loop's next turn
         store = table.data
@@ -124,10 +129,11 @@ class TestMemoryStore:
 
 
 class TestTableRows:
+    @pytest.mark.parametrize("staged", [False, True], ids=["sent", "staged-in-an-outbox"])
     def test_changelog_store_and_persisted_offsets(
-        self, tansu: TansuBroker, tmp_path: Path
+        self, tansu: TansuBroker, tmp_path: Path, staged: bool
     ) -> None:
-        seen = asyncio.run(scenario(tansu.bootstrap, tmp_path))
+        seen = asyncio.run(scenario(tansu.bootstrap, tmp_path, staged))
         c1, c2, c3 = seen["expected_keys"]
         assert b'"C-1"' == c1  # the table's JSON key serializer, as Faust writes it
         assert [
