@@ -125,7 +125,12 @@ def run(messages: list[Message], fetch: int, datadir: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="events (even number)")
-    parser.add_argument("--fetch", type=int, default=1_000, help="messages per fetch")
+    parser.add_argument(
+        "--fetch",
+        type=int,
+        default=1_000,
+        help="messages per fetch; keep it below events/8, or a case's two events share a batch",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="passes; the best is reported")
     args = parser.parse_args()
     messages = backlog(args.events - args.events % 2, datetime.now(UTC).replace(microsecond=0))

@@ -41,6 +41,7 @@ import orjson
 from pydantic import ValidationError
 
 from sla.events import Attributes, LifecycleEvent
+from sla.zones import utc
 
 __all__ = [
     "CANONICAL_FIELDS",
@@ -348,19 +349,25 @@ class TimeWindow:
     max_future: timedelta | None = timedelta(hours=1)
 
     def check(self, event: LifecycleEvent, now: datetime, topic: str) -> None:
-        """Raise ``implausible_timestamp`` when ``event.occurred_at`` is outside the window."""
+        """Raise ``implausible_timestamp`` when ``event.occurred_at`` is outside the window.
+
+        The time is compared in UTC (``now``'s zone, usually): two datetimes of different
+        zones compare through their ``utcoffset`` methods, looked up by name on every call,
+        and the engine converts the same time to UTC next (``sla.zones.utc`` keeps the last).
+        """
         at = event.occurred_at
-        if self.max_future is not None and at > now + self.max_future:
+        at_utc = utc(at, "occurred_at")
+        if self.max_future is not None and at_utc > now + self.max_future:
             raise MappingError(
                 "implausible_timestamp",
-                f"field occurred_at on topic {topic} is {_span(at - now)} in the future "
+                f"field occurred_at on topic {topic} is {_span(at_utc - now)} in the future "
                 f"({at.isoformat()}), more than SLAWATCH_EVENT_MAX_FUTURE "
                 f"({_span(self.max_future)}); check the source's clock and time zone",
             )
-        if self.max_age is not None and at < now - self.max_age:
+        if self.max_age is not None and at_utc < now - self.max_age:
             raise MappingError(
                 "implausible_timestamp",
-                f"field occurred_at on topic {topic} is {_span(now - at)} old "
+                f"field occurred_at on topic {topic} is {_span(now - at_utc)} old "
                 f"({at.isoformat()}), more than SLAWATCH_EVENT_MAX_AGE ({_span(self.max_age)}); "
                 "check the source's time field and its unit, or raise the limit for a backfill",
             )

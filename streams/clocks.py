@@ -45,7 +45,7 @@ from streams.deadlines import DeadlineIndex, DueEntry, due_sender, run_due_timer
 from streams.errors import DEFAULT as DEFAULT_ERRORS
 from streams.errors import Failed, SendFailed
 from streams.ingest import SourceIntake, partition_of
-from streams.metrics import Children, Metrics, label
+from streams.metrics import Children, Metrics, Tally, label
 from streams.outbox import Outbox
 from streams.positions import ConsumerOffsets, fetch_highwater, positions
 from streams.processor import CaseProcessor, LogContext, SourceDecoder
@@ -170,9 +170,12 @@ class EffectSink:
         metrics: Metrics,
         outbox: Outbox,
         lines: int = BREACH_LINES_PER_BATCH,
+        tally: Tally | None = None,
     ) -> None:
         self._topics = topics
         self._outbox = outbox
+        #: The batch's counts (shared with the source reader's), applied by :meth:`end_batch`.
+        self._tally = tally if tally is not None else Tally()
         self._lines = lines
         self._logged = 0
         self._unlogged: Counter[str] = Counter()
@@ -190,10 +193,10 @@ class EffectSink:
         records go to ``partition`` (the case's)."""
         for effect in effects:
             if isinstance(effect, EventIgnored):
-                self._ignored(effect.reason).inc()
+                self._tally.inc(self._ignored(effect.reason))
             elif isinstance(effect, ClockStarted):
                 ref = effect.ref
-                self._started(ref.clock, label(ref.team), label(ref.region)).inc()
+                self._tally.inc(self._started(ref.clock, label(ref.team), label(ref.region)))
             elif isinstance(effect, WarningDue):
                 self._warning(effect.record, partition)
             elif isinstance(effect, Breached):
@@ -208,13 +211,14 @@ class EffectSink:
 
     def _warning(self, rec: WarningRecord, partition: int) -> None:
         self._stage(self._topics.warnings, rec, rec.case_id, partition)
-        self._warnings(rec.clock, label(rec.team), label(rec.region), f"{rec.threshold:g}").inc()
+        threshold = f"{rec.threshold:g}"
+        self._tally.inc(self._warnings(rec.clock, label(rec.team), label(rec.region), threshold))
 
     def _breach(self, rec: BreachRecord, ctx: LogContext, partition: int) -> None:
         self._stage(self._topics.breaches, rec, rec.case_id, partition)
         team, region = label(rec.team), label(rec.region)
-        self._breaches(rec.clock, team, region, rec.standard).inc()
-        self._results(rec.clock, team, region, rec.standard, "breached").inc()
+        self._tally.inc(self._breaches(rec.clock, team, region, rec.standard))
+        self._tally.inc(self._results(rec.clock, team, region, rec.standard, "breached"))
         lateness = (rec.emitted_at - rec.deadline).total_seconds()
         if self._logged >= self._lines:
             self._unlogged[rec.clock] += 1
@@ -236,7 +240,9 @@ class EffectSink:
         )
 
     def end_batch(self) -> None:
-        """Sum up the batch's breaches that got no line of their own, then start counting anew."""
+        """Apply the batch's counts; sum up its breaches that got no line of their own; then
+        start counting anew."""
+        self._tally.flush()
         if self._unlogged:
             log.warning(
                 "sla_breaches_summarized",
@@ -251,17 +257,16 @@ class EffectSink:
 
     def _retraction(self, rec: BreachRecord, ctx: LogContext, partition: int) -> None:
         self._stage(self._topics.breaches, rec, rec.case_id, partition)
-        self._results(
-            rec.clock, label(rec.team), label(rec.region), rec.standard, "retracted"
-        ).inc()
+        team, region = label(rec.team), label(rec.region)
+        self._tally.inc(self._results(rec.clock, team, region, rec.standard, "retracted"))
         log.info("sla_breach_retracted", **_breach_ids(rec), **ctx)
 
     def _outcome(self, rec: OutcomeRecord, partition: int) -> None:
         self._stage(self._topics.outcomes, rec, rec.case_id, partition)
         team, region = label(rec.team), label(rec.region)
-        self._outcomes(rec.clock, team, region, rec.outcome).inc()
+        self._tally.inc(self._outcomes(rec.clock, team, region, rec.outcome))
         if rec.outcome == "met":
-            self._results(rec.clock, team, region, rec.standard, "met").inc()
+            self._tally.inc(self._results(rec.clock, team, region, rec.standard, "met"))
         if rec.outcome in ("met", "breached"):
             self._time_to_stop(rec.clock).observe(rec.elapsed_seconds)
 
@@ -523,14 +528,15 @@ def build_processor(
     topics through one outbox (``outbox``: another one, e.g. a benchmark's), ``gauges``."""
     app = rt.app
     outbox = outbox if outbox is not None else Outbox(app)
+    tally = Tally()  # the sources' and the effects' counts, applied as each batch ends
     return CaseProcessor(
         engine=rt.engine,
         rows=TableRows(rt.cases, outbox),
         index=rt.index,
-        effects=EffectSink(rt.topics, rt.metrics, outbox),
+        effects=EffectSink(rt.topics, rt.metrics, outbox, tally=tally),
         interrupted=lambda: not app.flow_control.is_active(),
         due_topic=rt.topics.due.name,
-        sources=dict.fromkeys(rt.keyed_sources, _keyed_reader(rt, intake)),
+        sources=dict.fromkeys(rt.keyed_sources, _keyed_reader(rt, intake, tally)),
         dead_letter=intake.dead_letter,
         on_write=gauges.change,
         on_revive=rt.metrics.cases_revived.inc,
@@ -540,13 +546,14 @@ def build_processor(
     )
 
 
-def _keyed_reader(rt: Runtime, intake: SourceIntake) -> SourceDecoder:
-    """Keyed sources as the clock agent reads them: a misplaced event is re-keyed."""
+def _keyed_reader(rt: Runtime, intake: SourceIntake, tally: Tally) -> SourceDecoder:
+    """Keyed sources as the clock agent reads them: a misplaced event is re-keyed; counts go
+    in the processor's ``tally``."""
     partitions = rt.settings.partitions
 
     async def read_keyed(message: Message) -> LifecycleEvent | None:
         """A keyed source's event, or None; one keyed by another case id is re-keyed."""
-        canonical = await intake.canonical(message)
+        canonical = await intake.canonical(message, tally)
         if canonical is None:
             return None
         if partition_of(canonical.case_id, partitions) != message.partition:

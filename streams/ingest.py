@@ -24,6 +24,7 @@ from sla.events import LifecycleEvent
 from sources.mapping import EventSkipped, MappingError, TimeWindow
 from streams.codec import DEAD_LETTERS, DeadLetter
 from streams.errors import Failed
+from streams.metrics import Tally
 from streams.partitioner import partition_of
 from streams.runtime import Runtime, SourceMapping
 from streams.wire import raw_topic
@@ -67,13 +68,23 @@ class SourceIntake:
         self._last_seen: dict[str, Gauge] = {}
         self._consumed: dict[tuple[str, str], Counter] = {}
 
-    async def canonical(self, message: Message) -> LifecycleEvent | None:
-        """The canonical event of ``message``, or None (dead-lettered or skipped, counted)."""
+    async def canonical(
+        self, message: Message, tally: Tally | None = None
+    ) -> LifecycleEvent | None:
+        """The canonical event of ``message``, or None (dead-lettered or skipped, counted).
+
+        ``tally``: where the event's counts go until the caller's batch ends; None: straight
+        to the metrics.
+        """
         topic = message.topic
         gauge = self._last_seen.get(topic)
         if gauge is None:
             gauge = self._last_seen[topic] = self._metrics.last_event_timestamp.labels(topic)
-        gauge.set(float(message.timestamp) if message.timestamp else time.time())
+        seen = float(message.timestamp) if message.timestamp else time.time()
+        if tally is None:
+            gauge.set(seen)
+        else:
+            tally.set(gauge, seen)
         mapping = self._mappings.get(topic)
         if mapping is None:
             await self.dead_letter(message, "unknown_topic", f"no mapping for {topic}")
@@ -98,7 +109,10 @@ class SourceIntake:
         counter = self._consumed.get(key)
         if counter is None:
             counter = self._consumed[key] = self._metrics.events_consumed.labels(*key)
-        counter.inc()
+        if tally is None:
+            counter.inc()
+        else:
+            tally.inc(counter)
         return canonical
 
     def _map(

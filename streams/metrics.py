@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-__all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Children", "Metrics", "label"]
+__all__ = ["NONE", "TIME_TO_STOP_BUCKETS", "Children", "Metrics", "Tally", "label"]
 
 #: The label value for an attribute the case does not have.
 NONE = "none"
@@ -77,6 +77,53 @@ class Children(Generic[M]):
                 self._children.clear()  # values from events: never let them grow it unbounded
             child = self._children[values] = self._metric.labels(*values)
         return child
+
+
+class Tally:
+    """Counter increments and gauge values of one batch, applied when it ends (:meth:`flush`).
+
+    prometheus_client takes a lock and checks the metric on every ``inc`` and ``set``; the
+    clock agent makes several per event (consumed, clocks started, outcomes and results, the
+    source's last timestamp): 3 % of its CPU (py-spy of ``bench/processor.py``, 2026-12-07).
+    Summed here in plain dicts, each counter child is incremented once per batch and each
+    gauge set to its last value. A scrape sees a batch's counts once the batch has ended.
+
+    Example:
+        >>> from prometheus_client import CollectorRegistry, Counter
+        >>> hits = Counter("hits", "Hits.", registry=CollectorRegistry())
+        >>> tally = Tally()
+        >>> tally.inc(hits); tally.inc(hits); hits._value.get()
+        0.0
+        >>> tally.flush(); hits._value.get()
+        2.0
+    """
+
+    __slots__ = ("_counts", "_latest")
+
+    def __init__(self) -> None:
+        self._counts: dict[Counter, float] = {}
+        self._latest: dict[Gauge, float] = {}
+
+    def inc(self, counter: Counter, amount: float = 1.0) -> None:
+        """Add ``amount`` to ``counter`` (a child, labels given) when the batch ends."""
+        counts = self._counts
+        counts[counter] = counts.get(counter, 0.0) + amount
+
+    def set(self, gauge: Gauge, value: float) -> None:
+        """Set ``gauge`` (a child) to ``value`` when the batch ends, unless set again before."""
+        self._latest[gauge] = value
+
+    def flush(self) -> None:
+        """Apply what the batch counted; start counting anew."""
+        counts, latest = self._counts, self._latest
+        if counts:
+            self._counts = {}
+            for counter, amount in counts.items():
+                counter.inc(amount)
+        if latest:
+            self._latest = {}
+            for gauge, value in latest.items():
+                gauge.set(value)
 
 
 class Metrics:

@@ -206,6 +206,9 @@ class CaseProcessor:
     ) -> None:
         self.engine = engine
         self.rows = rows
+        #: Whether the rows file keys under Faust's current event (see :class:`Rows`); asked
+        #: at the first batch (a table makes its store when first asked for it).
+        self._filed_by_event: bool | None = None
         self.index = index
         self._effects = effects
         self._due_topic = due_topic
@@ -235,6 +238,8 @@ class CaseProcessor:
             return await self._process(batch)
 
     async def _process(self, batch: Sequence[Carrier]) -> int:
+        if self._filed_by_event is None:
+            self._filed_by_event = bool(getattr(self.rows, "filed_by_event", True))
         touched: dict[str, _Touched] = {}
         now = self._now()
         done = 0
@@ -245,11 +250,11 @@ class CaseProcessor:
             if done and done % YIELD_EVERY == 0:
                 await self._send_staged(batch[done - 1].message, SEND_STAGED_AT)
                 await asyncio.sleep(0)
-            with _under(event):  # table reads go straight to the message's partition
-                if event.message.topic == self._due_topic:
-                    await self._due(event, touched, now)
-                else:
-                    await self._lifecycle(event, touched, now)
+            if self._filed_by_event:
+                with _under(event):  # table reads go straight to the message's partition
+                    await self._message(event, touched, now)
+            else:
+                await self._message(event, touched, now)
             done += 1
         last = batch[done - 1].message if done else None
         await self._send_staged(last)
@@ -269,6 +274,12 @@ class CaseProcessor:
         if outbox is None or message is None or outbox.staged < at_least:
             return
         await self._errors.send(outbox.send, _ctx(message))
+
+    async def _message(self, event: Carrier, touched: dict[str, _Touched], now: datetime) -> None:
+        if event.message.topic == self._due_topic:
+            await self._due(event, touched, now)
+        else:
+            await self._lifecycle(event, touched, now)
 
     async def process_messages(self, messages: Sequence[Message]) -> int:
         """:meth:`process` for bare messages (a fetch, :mod:`streams.batches`)."""
@@ -440,10 +451,13 @@ class CaseProcessor:
         self, case: _Touched, step: Step, event: Carrier, keep: bool = False
     ) -> None:
         if step.effects:
-            if not self._sent_records:  # once per batch is enough
-                self._sent_records = any(isinstance(e, RECORD_EFFECTS) for e in step.effects)
+            records = False
+            for effect in step.effects:
+                if isinstance(effect, RECORD_EFFECTS):
+                    records = self._sent_records = True
+                    break
             ctx = _ctx(event.message)
-            if self._unconfirmed is None:
+            if self._unconfirmed is None or not records:  # nothing to put back if refused
                 await self._errors.send(
                     lambda: self._effects.emit(step.effects, ctx, case.partition), ctx
                 )
@@ -469,7 +483,10 @@ class CaseProcessor:
         for case_id, case in touched.items():
             if case.event is None:
                 continue  # read, not changed (a due command for a case already handled)
-            with _under(case.event):
+            if self._filed_by_event:
+                with _under(case.event):
+                    await self._write(case_id, case)
+            else:
                 await self._write(case_id, case)
 
     async def _write(self, case_id: str, case: _Touched) -> None:

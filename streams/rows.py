@@ -42,8 +42,10 @@ __all__ = ["Rows", "TableRows"]
 class Rows(Protocol):
     """Where the case processor reads and writes its rows (case id -> row bytes).
 
-    Writes happen under a message's context (:func:`streams.processor._under`): a store
-    reached through Faust's own mapping files a key under the current event's partition.
+    Reads and writes happen under a message's context (:func:`streams.processor._under`): a
+    store reached through Faust's own mapping files a key under the current event's
+    partition. Rows with ``filed_by_event = False`` take the partition as given, and the
+    processor skips setting the context (twice per event).
     """
 
     def get(self, partition: int, key: str, /) -> bytes | None: ...
@@ -91,6 +93,12 @@ class TableRows:
         if isinstance(store, memory.Store):
             return _StoreAccess(store.data)  # its dict, where its mapping methods end
         return _StoreAccess(store)
+
+    @property
+    def filed_by_event(self) -> bool:
+        """Whether a key is filed under Faust's current event (not with the memory store,
+        whose dict holds every partition, nor with RocksDB, reached by partition)."""
+        return type(self._access) is _StoreAccess and not isinstance(self._store, memory.Store)
 
     def get(self, partition: int, key: str) -> bytes | None:
         """The row of ``key`` in ``partition``, or None."""
