@@ -124,7 +124,7 @@ def summarize(state: CaseState) -> tuple[list[str], list[str]]:
     return sorted(open_), sorted(near)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Touched:
     """A case the batch touched: what the table held (bytes, and parsed) and what it holds now."""
 
