@@ -56,6 +56,9 @@ class Outbox:
         self._app = app
         self._open: dict[tuple[str, int], _Bundle] = {}
         self._queue: list[_Bundle] = []
+        #: One send at a time: a batch's send and the refusal hook's may overlap, and a
+        #: bundle handed over twice would never be answered as a whole.
+        self._sending = asyncio.Lock()
 
     @property
     def staged(self) -> int:
@@ -86,6 +89,10 @@ class Outbox:
         """
         if not self._queue:
             return
+        async with self._sending:
+            await self._send_queue()
+
+    async def _send_queue(self) -> None:
         self._open = {}  # what is staged from now on goes in new bundles, after these
         client = await self._client()
         while True:

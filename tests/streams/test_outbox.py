@@ -167,3 +167,26 @@ class TestResume:
             ("b", [(b"1", b"b1")]),
             ("b", [(b"2", b"b2")]),
         ] == handed
+
+    def test_sends_that_overlap_hand_each_bundle_over_once(self) -> None:
+        """A batch's send and the refusal hook's may overlap: each bundle still leaves once and
+        is answered."""
+        handed: list[str] = []
+
+        class Slow(Outbox):
+            async def _client(self) -> None:
+                return None
+
+            async def _hand_over(self, client: None, bundle: _Bundle) -> None:
+                await asyncio.sleep(0)  # as aiokafka's send_batch may
+                handed.append(bundle.topic)
+                bundle.handed = len(bundle.records)
+                bundle.future.set_result(None)  # type: ignore[arg-type]  # no broker here
+
+        async def scenario() -> bool:
+            outbox = Slow(faust.App("outbox-overlap", broker="kafka://127.0.0.1:1"))
+            futures = [outbox.stage(topic, 0, b"k", b"v") for topic in ("a", "b")]
+            await asyncio.gather(outbox.send(), outbox.send())
+            return all(f.done() for f in futures)
+
+        assert (True, ["a", "b"]) == (asyncio.run(scenario()), handed)
