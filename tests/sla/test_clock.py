@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sla.calendar import ElapsedCalendar
 from sla.clock import (
@@ -231,6 +235,21 @@ class TestJson:
         assert "2026-03-02T09:00:00+00:00" == format_time(at(0))
         with pytest.raises(ValueError, match="no UTC offset"):
             parse_time("2026-03-02T09:00:00")
+
+    @given(
+        st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+        st.sampled_from(
+            [UTC, timezone(timedelta(0)), timezone(timedelta(hours=8)), ZoneInfo("Asia/Shanghai")]
+        ),
+    )
+    def test_times_are_written_as_isoformat_writes_them(self, local: datetime, zone: Any) -> None:
+        """format_time joins the fields itself: the text is isoformat's, in UTC, for every
+        instant and zone (whole seconds without a fraction, years below 1000 padded)."""
+        value = local.replace(tzinfo=zone)
+        expected = value.astimezone(UTC).isoformat()
+        assert format_time(value) == expected
+        assert format_time(value) == expected  # the remembered text, too
+        assert parse_time(expected) == value
 
     def test_equal_terms_read_back_are_one_object(self) -> None:
         """States read back share their terms (the engine's memos are keyed by the object);
