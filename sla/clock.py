@@ -392,6 +392,11 @@ class Cycle:
         memo = self._memo_for(calendar)
         if fraction in memo:
             return memo[fraction]
+        # The deadline asked for first (a cycle's start) brings its warnings along: the
+        # warnings asked for next would walk the same working days again.
+        self._due_together(calendar)
+        if fraction in memo:
+            return memo[fraction]
         due = memo[fraction] = self._compute_due_at(calendar, fraction, None)
         return due
 

@@ -110,6 +110,28 @@ class TestDeadline:
         made.add_mark(Mark(at(24.5), "resume", "r"))  # 09:30 next day: 3h left
         assert at(24.5 + 3) == made.due_at(OfficeHours())
 
+    def test_the_deadline_brings_its_warnings_in_one_walk(self) -> None:
+        """A cycle's first question (its deadline, at its start) asks the calendar once for
+        the deadline and every warning; the warnings are then those asked one by one."""
+
+        class Counting(OfficeHours):
+            walks = 0
+
+            def add_each(self, start: datetime, amounts: list[timedelta]) -> list[datetime]:
+                self.walks += 1
+                return super().add_each(start, amounts)
+
+        calendar = Counting()
+        made = Cycle(1, at(7), "s", "v1", terms("4 working hours", (0.5, 0.8)))
+        deadline = made.due_at(calendar)
+        warnings = [made.due_at(calendar, 0.5), made.due_at(calendar, 0.8)]
+        assert calendar.walks == 1
+        alone = Cycle(1, at(7), "s", "v1", terms("4 working hours", (0.5, 0.8)))
+        office = OfficeHours()
+        assert [deadline, *warnings] == [
+            alone._compute_due_at(office, f, None) for f in (1, 0.5, 0.8)
+        ]
+
     def test_working_days_use_the_calendar_day_length(self) -> None:
         """'1 working days' is one office day of 8 hours."""
         made = Cycle(1, at(0), "s", "v1", terms("1 working days"))
