@@ -501,7 +501,6 @@ class Cycle:
         return dues
 
     def _compute_pending(self, calendar: Calendar) -> list[Due]:
-        self._due_together(calendar)
         deadline = self.due_at(calendar)
         if deadline is None or self.breach_emitted:
             return []
